@@ -1,0 +1,138 @@
+"""The Engine interface: N copies of one character simulated side by side, as torch tensors.
+
+Every engine exposes the same state in the same units and frames, so envs and agents never see
+which simulator runs underneath:
+
+- root state: position [N, 3], rotation [N, 4] (quaternion x, y, z, w), linear and angular
+  velocity [N, 3] in the world frame;
+- DoF state: the character's hinge coordinates [N, D] and their velocities [N, D], D = actuated DoFs;
+- body state: position [N, B, 3], rotation [N, B, 4], linear / angular velocity [N, B, 3] (world);
+- contact forces [N, B, 3]: net force the world pushes on each body through contacts (world frame).
+
+Commands are PD targets in hinge coordinates (``control_mode: pos``) or joint torques
+(``control_mode: torque``), held for one control step of ``sim_freq / control_freq`` substeps.
+"""
+import os
+
+import yaml
+
+ENGINE_NAMES = ("mujoco", "mujoco_warp", "isaac_gym")
+
+# engine YAML keys, with defaults (None: required)
+ENGINE_KEYS = {
+    "engine_name": None,
+    "control_mode": "pos",  # pos | torque
+    "control_freq": 30,  # Hz, policy / command rate
+    "sim_freq": 120,  # Hz, physics rate; must be a multiple of control_freq
+    "num_threads": 0,  # CPU engine: 0 uses every core
+    "self_collisions": False,
+    "ground_friction": 1.0,
+}
+
+
+class ConfigError(ValueError):
+    """A config file or value is wrong; the message names the file and the key."""
+
+
+def load_yaml(path):
+    if not os.path.isfile(str(path)):
+        raise ConfigError("config file not found: %s" % path)
+    with open(str(path)) as f:
+        try:
+            data = yaml.safe_load(f) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError("%s: not valid YAML (%s)" % (path, e)) from e
+    if not isinstance(data, dict):
+        raise ConfigError("%s: expected a mapping of keys to values at the top level" % path)
+    return data
+
+
+def check_keys(config, allowed, path, required=()):
+    """Reject unknown keys (typos) and missing required ones, naming the file."""
+    unknown = sorted(set(config) - set(allowed))
+    if unknown:
+        import difflib
+        hints = []
+        for k in unknown:
+            close = difflib.get_close_matches(k, list(allowed), n=1)
+            hints.append("'%s'%s" % (k, " (did you mean '%s'?)" % close[0] if close else ""))
+        raise ConfigError("%s: unknown key(s) %s; allowed keys: %s" % (path, ", ".join(hints), ", ".join(sorted(allowed))))
+    missing = [k for k in required if config.get(k) is None]
+    if missing:
+        raise ConfigError("%s: missing required key(s) %s" % (path, ", ".join(missing)))
+
+
+def engine_config(config, path="<engine config>"):
+    """Validated engine config with defaults filled in."""
+    check_keys(config, ENGINE_KEYS, path, required=("engine_name",))
+    cfg = dict(ENGINE_KEYS)
+    cfg.update(config)
+    if cfg["engine_name"] not in ENGINE_NAMES:
+        raise ConfigError("%s: engine_name '%s' is unknown; expected one of %s"
+                          % (path, cfg["engine_name"], ", ".join(ENGINE_NAMES)))
+    if cfg["control_mode"] not in ("pos", "torque"):
+        raise ConfigError("%s: control_mode '%s'; expected pos or torque" % (path, cfg["control_mode"]))
+    cf, sf = cfg["control_freq"], cfg["sim_freq"]
+    if not (isinstance(cf, int) and isinstance(sf, int) and cf > 0 and sf > 0 and sf % cf == 0):
+        raise ConfigError("%s: sim_freq (%s) must be a positive multiple of control_freq (%s)" % (path, sf, cf))
+    return cfg
+
+
+class Engine:
+    """Base class; see the module docstring for the state layout. Subclasses implement the methods."""
+
+    def __init__(self, config, char_file, num_envs, device="cpu", visualize=False, path="<engine config>"):
+        self.config = engine_config(config, path)
+        self.char_file = str(char_file)
+        self.num_envs = int(num_envs)
+        self.device = device
+        self.visualize = visualize
+        self.control_mode = self.config["control_mode"]
+        self.substeps = self.config["sim_freq"] // self.config["control_freq"]
+        self.sim_timestep = 1.0 / self.config["sim_freq"]
+        self.control_timestep = 1.0 / self.config["control_freq"]
+
+    # --- sizes ---
+    num_dofs = 0  # actuated hinge coordinates D
+    num_bodies = 0  # character bodies B
+
+    # --- state reads, all torch tensors on self.device ---
+    def get_root_pos(self): raise NotImplementedError
+    def get_root_rot(self): raise NotImplementedError
+    def get_root_vel(self): raise NotImplementedError
+    def get_root_ang_vel(self): raise NotImplementedError
+    def get_dof_pos(self): raise NotImplementedError
+    def get_dof_vel(self): raise NotImplementedError
+    def get_body_pos(self): raise NotImplementedError
+    def get_body_rot(self): raise NotImplementedError
+    def get_body_vel(self): raise NotImplementedError
+    def get_body_ang_vel(self): raise NotImplementedError
+    def get_contact_forces(self): raise NotImplementedError
+
+    # --- limits of the actuated DoFs [D, 2] and torque limits [D] ---
+    def get_dof_limits(self): raise NotImplementedError
+    def get_torque_limits(self): raise NotImplementedError
+
+    # --- writes ---
+    def set_root_state(self, env_ids, root_pos, root_rot, root_vel, root_ang_vel): raise NotImplementedError
+    def set_dof_state(self, env_ids, dof_pos, dof_vel): raise NotImplementedError
+    def set_cmd(self, cmd): raise NotImplementedError  # [N, D] PD targets or torques
+    def step(self): raise NotImplementedError  # one control step (substeps physics steps)
+    def close(self): pass
+
+
+def build_engine(config_file, char_file, num_envs, device="cpu", visualize=False):
+    """Engine named by the YAML's engine_name."""
+    config = load_yaml(config_file)
+    name = engine_config(config, config_file)["engine_name"]
+    if name == "mujoco":
+        from mimickit.engines.mujoco_engine import MujocoEngine
+        return MujocoEngine(config, char_file, num_envs, device, visualize, path=config_file)
+    if name == "mujoco_warp":
+        try:
+            from mimickit.engines.mujoco_warp_engine import MujocoWarpEngine
+        except ImportError as e:
+            raise ConfigError("%s: engine_name mujoco_warp needs the GPU extra: pip install -e '.[gpu]' (%s)"
+                              % (config_file, e)) from e
+        return MujocoWarpEngine(config, char_file, num_envs, device, visualize, path=config_file)
+    raise ConfigError("%s: engine_name %s needs NVIDIA Isaac Gym, which is not installed here" % (config_file, name))
