@@ -131,6 +131,10 @@ class CharViewer(object):
     def remove_character(self, name):
         self.chars.pop(name).node.delete()
 
+    def set_visible(self, name, visible):
+        """Shows or hides a whole character (e.g. a ghost toggled from a notebook checkbox)."""
+        self.chars[name].node.set_property("visible", bool(visible))
+
     def set_offset(self, name, offset):
         """Shifts a whole character by offset [2] (x, y) or [3]."""
         char = self.chars[name]
