@@ -237,10 +237,11 @@ class MotionLib:
         start = self._start[ids]
         return start + f0, start + f1, blend, cycles
 
-    def calc_motion_frame(self, motion_ids, motion_times):
+    def calc_motion_frame(self, motion_ids, motion_times, with_body=True):
         """motion_ids [n], motion_times [n] seconds -> MotionFrame of the interpolated pose.
 
         Any batch shape works (e.g. [n, k] for k future frames per env); outputs take that shape.
+        with_body=False skips forward kinematics: body_pos and body_rot are then None.
         """
         ids = self._ids(motion_ids)
         times = torch.as_tensor(motion_times, dtype=torch.float32, device=self.device)
@@ -259,7 +260,9 @@ class MotionLib:
             h0 = self._dof[f0][..., self._hinge_cols]
             h1 = self._dof[f1][..., self._hinge_cols]
             dof[..., self._hinge_cols] = h0 + b * rot.wrap_to_pi(h1 - h0)
-        body_pos, body_rot = self.char_model.forward_kinematics(root_pos, root_rot, dof)
+        body_pos = body_rot = None
+        if with_body:
+            body_pos, body_rot = self.char_model.forward_kinematics(root_pos, root_rot, dof)
         return MotionFrame(root_pos=root_pos, root_rot=root_rot, root_vel=root_vel, root_ang_vel=root_ang_vel,
                            joint_rot=joint_rot, dof=dof, dof_vel=dof_vel, body_pos=body_pos, body_rot=body_rot)
 

@@ -109,6 +109,11 @@ class Engine:
     def get_body_ang_vel(self): raise NotImplementedError
     def get_contact_forces(self): raise NotImplementedError
 
+    def get_unstable_env_ids(self):
+        """[K] long ids of envs whose simulation diverged in the last step (none by default)."""
+        import torch
+        return torch.zeros(0, dtype=torch.long, device=self.device)
+
     # --- limits of the actuated DoFs [D, 2] and torque limits [D] ---
     def get_dof_limits(self): raise NotImplementedError
     def get_torque_limits(self): raise NotImplementedError

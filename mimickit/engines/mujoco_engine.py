@@ -22,10 +22,23 @@ class MujocoEngine(Engine):
             raise ValueError("%s: the character's root must have a free joint" % char_file)
         self.num_bodies = m.nbody - 1
         self.num_dofs = m.nu
-        # actuated hinge coordinates, in actuator order (the MJCF's depth-first order)
-        self._act_qpos = np.array([m.jnt_qposadr[m.actuator_trnid[a, 0]] for a in range(m.nu)])
-        self._act_qvel = np.array([m.jnt_dofadr[m.actuator_trnid[a, 0]] for a in range(m.nu)])
-        self.batch = mj_batch.Batch(m, nsim=self.num_envs, nthread=int(cfg["num_threads"]))
+        # DoF i is the i-th actuated hinge in the MJCF's depth-first (qpos) order, the order of
+        # KinCharModel.sim_dof_names(); the <actuator> block may list them in another order, so
+        # _act_ids[i] is the actuator that drives DoF i
+        act_qpos = np.array([m.jnt_qposadr[m.actuator_trnid[a, 0]] for a in range(m.nu)])
+        self._act_ids = np.argsort(act_qpos, kind="stable")
+        self._act_jnt = m.actuator_trnid[self._act_ids, 0]
+        self._act_qpos = m.jnt_qposadr[self._act_jnt]
+        self._act_qvel = m.jnt_dofadr[self._act_jnt]
+        # persistent: one MjData per env (about 0.2 MB each), so a step continues from the position
+        # and velocity stages the previous step computed for the observations instead of redoing
+        # them (about 10% faster for the humanoid; results are bit-identical either way)
+        self.batch = mj_batch.Batch(m, nsim=self.num_envs, nthread=int(cfg["num_threads"]), persistent=True)
+        # torch index tensors for _refresh
+        self._root_rot_idx = torch.tensor([4, 5, 6, 3])  # qpos wxyz -> xyzw
+        self._body_rot_idx = torch.tensor([1, 2, 3, 0])
+        self._act_qpos_t = torch.from_numpy(np.asarray(self._act_qpos, np.int64))
+        self._act_qvel_t = torch.from_numpy(np.asarray(self._act_qvel, np.int64))
         self._qpos = self.batch.bind("qpos")  # [N, nq] live views of the state rows
         self._qvel = self.batch.bind("qvel")
         self._ctrl = self.batch.bind("ctrl")
@@ -34,39 +47,59 @@ class MujocoEngine(Engine):
         self._cvel = self.batch.bind("cvel")
         self._subtree_com = self.batch.bind("subtree_com")
         self._sensordata = self.batch.bind("sensordata")
+        self._sim_time = self.batch.bind("time")  # [N]; MuJoCo zeroes it when it resets a diverged sim
+        self._unstable_ids = np.zeros(0, np.int64)
         self._qpos[:] = m.qpos0
-        self._ctrl[:] = m.qpos0[self._act_qpos] if self.control_mode == "pos" else 0.0
+        self._ctrl[:, self._act_ids] = m.qpos0[self._act_qpos] if self.control_mode == "pos" else 0.0
         self.batch.forward()
         self._refresh()
 
     # ---------------- stepping ----------------
     def set_cmd(self, cmd):
         """cmd [N, D]: PD targets (pos) or torques (torque)."""
-        self._ctrl[:] = _to_numpy(cmd)
+        self._ctrl[:, self._act_ids] = _to_numpy(cmd)
 
     def step(self):
+        t0 = self._sim_time.copy()
         # stage VEL leaves positions, velocities and sensors computed at the new state
         self.batch.step(nstep=self.substeps, stage=mujoco.mjtStage.mjSTAGE_VEL)
+        # a sim that diverged (NaN / huge qpos, qvel, qacc) is reset to qpos0 by MuJoCo with only a
+        # printed warning; its clock restarting is the trace (missed only at time 0, first substep)
+        expected = t0 + (self.substeps - 0.5) * self.sim_timestep
+        self._unstable_ids = np.nonzero(self._sim_time < expected)[0]
         self._refresh()
 
+    def get_unstable_env_ids(self):
+        """[K] ids of envs that MuJoCo reset in the last step because their state diverged."""
+        return torch.from_numpy(self._unstable_ids).to(self.device)
+
     def _refresh(self):
-        """Copy the state out of MuJoCo into torch once per step: [N, ...] tensors."""
-        t = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)).to(self.device)
-        qpos, qvel = self._qpos, self._qvel
-        self._root_pos = t(qpos[:, 0:3])
-        self._root_rot = t(qpos[:, [4, 5, 6, 3]])  # wxyz -> xyzw
-        self._root_vel = t(qvel[:, 0:3])
-        self._root_ang_vel_local = t(qvel[:, 3:6])  # MuJoCo's free joint: angular velocity in the body frame
-        self._dof_pos = t(qpos[:, self._act_qpos])
-        self._dof_vel = t(qvel[:, self._act_qvel])
+        """Copy the state out of MuJoCo into torch once per step: [N, ...] tensors. Each MuJoCo
+        array is converted to float32 once; the reads are slices of it (fresh tensors every call).
+        Body velocities and the world-frame root angular velocity are computed on first read."""
+        t = lambda a: torch.from_numpy(a.astype(np.float32)).to(self.device)
+        qpos, qvel = t(self._qpos), t(self._qvel)
+        self._root_pos = qpos[:, 0:3]
+        self._root_rot = qpos[:, self._root_rot_idx]  # wxyz -> xyzw
+        self._root_vel = qvel[:, 0:3]
+        self._root_ang_vel_local = qvel[:, 3:6]  # MuJoCo's free joint: angular velocity in the body frame
+        self._root_ang_vel = None
+        self._dof_pos = qpos[:, self._act_qpos_t]
+        self._dof_vel = qvel[:, self._act_qvel_t]
         self._body_pos = t(self._xpos[:, 1:])
-        self._body_rot = t(self._xquat[:, 1:][..., [1, 2, 3, 0]])
-        cvel = t(self._cvel[:, 1:])  # [N, B, 6] (angular, linear) about the subtree centre of mass
-        com = t(self._subtree_com[:, 1:2])  # [N, 1, 3]: all bodies share the root's subtree
-        self._body_ang_vel = cvel[..., :3]
-        self._body_vel = cvel[..., 3:] + torch.cross(cvel[..., :3], self._body_pos - com, dim=-1)
+        self._body_rot = t(self._xquat[:, 1:])[..., self._body_rot_idx]
+        self._cvel_t = t(self._cvel[:, 1:])  # [N, B, 6] (angular, linear) about the subtree centre of mass
+        self._body_vel = None
         sens = t(self._sensordata).view(self.num_envs, self.num_bodies, 4)  # found, force xyz
-        self._contact_forces = -sens[..., 1:]  # the sensor reports the body's force on the world
+        self._contact_forces = sens[..., 1:].neg()  # the sensor reports the body's force on the world
+
+    def _body_velocities(self):
+        if self._body_vel is None:
+            cvel = self._cvel_t
+            com = torch.from_numpy(self._subtree_com[:, 1:2].astype(np.float32)).to(self.device)  # [N, 1, 3]:
+            # all bodies share the root's subtree
+            self._body_vel = cvel[..., 3:] + torch.cross(cvel[..., :3], self._body_pos - com, dim=-1)
+        return self._body_vel
 
     # ---------------- reads ----------------
     def get_root_pos(self): return self._root_pos
@@ -74,24 +107,27 @@ class MujocoEngine(Engine):
     def get_root_vel(self): return self._root_vel
 
     def get_root_ang_vel(self):
-        from mimickit.util.rotations import quat_rotate
-        return quat_rotate(self._root_rot, self._root_ang_vel_local)
+        if self._root_ang_vel is None:
+            from mimickit.util.rotations import quat_rotate
+            self._root_ang_vel = quat_rotate(self._root_rot, self._root_ang_vel_local)
+        return self._root_ang_vel
 
     def get_dof_pos(self): return self._dof_pos
     def get_dof_vel(self): return self._dof_vel
     def get_body_pos(self): return self._body_pos
     def get_body_rot(self): return self._body_rot
-    def get_body_vel(self): return self._body_vel
-    def get_body_ang_vel(self): return self._body_ang_vel
+    def get_body_vel(self): return self._body_velocities()
+    def get_body_ang_vel(self): return self._cvel_t[..., :3]
     def get_contact_forces(self): return self._contact_forces
 
     def get_dof_limits(self):
         m = self.model
-        return torch.tensor(m.jnt_range[m.actuator_trnid[:, 0]], dtype=torch.float32, device=self.device)
+        return torch.tensor(m.jnt_range[self._act_jnt], dtype=torch.float32, device=self.device)
 
     def get_torque_limits(self):
         m = self.model
         lim = m.actuator_forcerange[:, 1] if self.control_mode == "pos" else m.actuator_ctrlrange[:, 1]
+        lim = lim[self._act_ids]
         return torch.tensor(lim, dtype=torch.float32, device=self.device)
 
     # ---------------- writes ----------------

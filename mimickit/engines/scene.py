@@ -33,6 +33,8 @@ def build_scene(char_file, sim_freq, control_mode="pos", self_collisions=False, 
         sensor.objname = name
         # data = found (1) | force (2), reduce = netforce (3), one slot
         sensor.intprm = [3, 3, 1]
+    # in both control modes, so that the character's inertia does not depend on the mode
+    _stabilize_pd(spec, 1.0 / float(sim_freq))
     if control_mode == "torque":
         for act in spec.actuators:
             lo, hi = act.forcerange
@@ -44,3 +46,20 @@ def build_scene(char_file, sim_freq, control_mode="pos", self_collisions=False, 
             act.ctrlrange = [lo, hi]
     model = spec.compile()
     return model, body_names
+
+
+def _stabilize_pd(spec, h):
+    """Raise the armature of each PD-driven hinge to at least kp * h^2.
+
+    MuJoCo integrates a position actuator's damping implicitly but its stiffness explicitly, so a
+    joint whose own inertia is small (a limb spinning about its long axis) oscillates with growing
+    amplitude once kp * h^2 / inertia exceeds a few: with the humanoid's gains and armature 0.01 at
+    120 Hz, random PD targets make the simulation diverge within a second. Armature >= kp * h^2
+    keeps that ratio at most 1 whatever the link; at finer timesteps the MJCF's own value wins.
+    """
+    for act in spec.actuators:
+        kp = -float(act.biasprm[1]) if act.biastype == mujoco.mjtBias.mjBIAS_AFFINE else 0.0
+        if act.trntype != mujoco.mjtTrn.mjTRN_JOINT or kp <= 0.0:
+            continue
+        joint = spec.joint(act.target)
+        joint.armature = max(float(joint.armature), kp * h * h)

@@ -1,0 +1,251 @@
+"""BaseEnv: a batch of N environments stepped together, as torch tensors.
+
+API (Gymnasium-like, but batched and auto-resetting):
+
+    obs, info = env.reset()                       # obs [N, obs_dim]
+    obs, reward, done, info = env.step(action)    # action [N, act_dim]; reward [N]; done [N] long
+
+``done`` holds one ``DoneFlags`` code per env:
+
+- ``NULL`` (0): the episode goes on;
+- ``FAIL`` (1) / ``SUCC`` (2): terminated (a terminal state: bootstrap with value 0);
+- ``TIME`` (3): truncated by the time limit (not a terminal state: bootstrap from the value of
+  ``info["terminal_obs"]``).
+
+Envs whose episode ended are reset inside ``step``: the returned ``obs`` is already the first
+observation of the next episode for those rows, while ``info["terminal_obs"]`` [N, obs_dim] is the
+observation reached by this step (for every row, before any reset). ``info`` also carries
+``done_ids`` [K] and, per finished episode, ``episode_return`` [K] and ``episode_length`` [K] (steps).
+"""
+import enum
+
+import numpy as np
+import torch
+
+from mimickit.engines.engine import ConfigError, check_keys
+
+REQUIRED = object()  # CONFIG_KEYS marker: the key has no default
+
+
+class DoneFlags(enum.IntEnum):
+    NULL = 0
+    FAIL = 1
+    SUCC = 2
+    TIME = 3
+
+
+class SimulationError(RuntimeError):
+    """The simulation produced (or was fed) non-finite values; the message names the env ids."""
+
+
+class SimulationWarning(RuntimeWarning):
+    """Some envs' simulation diverged and was reset; their episodes ended as failures."""
+
+
+class Box:
+    """Minimal stand-in for ``gymnasium.spaces.Box`` when gymnasium is not installed."""
+
+    def __init__(self, low, high, shape, dtype=np.float32):
+        self.shape = tuple(shape)
+        self.dtype = np.dtype(dtype)
+        self.low = np.broadcast_to(np.asarray(low, dtype=self.dtype), self.shape).copy()
+        self.high = np.broadcast_to(np.asarray(high, dtype=self.dtype), self.shape).copy()
+
+    def sample(self):
+        # unbounded dims sample a standard normal, bounded ones uniformly
+        lo, hi = self.low, self.high
+        bounded = np.isfinite(lo) & np.isfinite(hi)
+        u = np.random.uniform(np.where(bounded, lo, 0.0), np.where(bounded, hi, 1.0))
+        return np.where(bounded, u, np.random.standard_normal(self.shape)).astype(self.dtype)
+
+    def contains(self, x):
+        x = np.asarray(x)
+        return x.shape == self.shape and bool(np.all(x >= self.low) and np.all(x <= self.high))
+
+    def __repr__(self):
+        return "Box(%s, %s, %s, %s)" % (self.low.min(), self.high.max(), self.shape, self.dtype)
+
+
+def make_box(low, high, shape):
+    """A gymnasium Box when gymnasium is importable, else our Box."""
+    try:
+        from gymnasium.spaces import Box as GymBox
+    except ImportError:
+        return Box(low, high, shape)
+    return GymBox(low=low, high=high, shape=tuple(shape), dtype=np.float32)
+
+
+class BaseEnv:
+    """Batched env with episode bookkeeping; subclasses implement the ``_`` hooks below."""
+
+    # config keys with defaults (REQUIRED: must be given); subclasses extend this dict
+    CONFIG_KEYS = {
+        "env_name": REQUIRED,
+        "episode_length": 10.0,  # seconds; the time limit (TIME) of an episode
+    }
+
+    def __init__(self, config, num_envs, device="cpu", visualize=False, path="<env config>"):
+        self.config_path = str(path)
+        self.config = self.validate_config(config, path)
+        self.num_envs = int(num_envs)
+        if self.num_envs < 1:
+            raise ConfigError("num_envs must be at least 1; got %s" % num_envs)
+        self.device = torch.device(device)
+        self.visualize = bool(visualize)
+        n = self.num_envs
+        self._time = torch.zeros(n, device=self.device)  # [N] seconds since reset
+        self._steps = torch.zeros(n, dtype=torch.long, device=self.device)  # [N] steps since reset
+        self._ep_return = torch.zeros(n, device=self.device)  # [N]
+        ep_len = self.config["episode_length"]
+        self._episode_len = torch.full((n,), float(ep_len) if ep_len is not None else float("inf"),
+                                       device=self.device)  # [N] seconds; subclasses may vary it per env
+
+    @classmethod
+    def validate_config(cls, config, path="<env config>"):
+        """Unknown or missing keys -> ConfigError naming the file; returns config with defaults."""
+        required = [k for k, v in cls.CONFIG_KEYS.items() if v is REQUIRED]
+        check_keys(config, cls.CONFIG_KEYS, path, required=required)
+        cfg = {k: v for k, v in cls.CONFIG_KEYS.items() if v is not REQUIRED}
+        cfg.update(config)
+        ep_len = cfg["episode_length"]
+        if ep_len is not None and (isinstance(ep_len, bool) or not isinstance(ep_len, (int, float))
+                                   or not ep_len > 0):
+            raise ConfigError("%s: episode_length is %r; expected a positive number of seconds" % (path, ep_len))
+        return cfg
+
+    # ---------------- sizes and spaces ----------------
+    @property
+    def obs_dim(self):
+        raise NotImplementedError
+
+    @property
+    def act_dim(self):
+        raise NotImplementedError
+
+    @property
+    def dt(self):
+        """Seconds of simulated time per step."""
+        raise NotImplementedError
+
+    @property
+    def observation_space(self):
+        return make_box(-np.inf, np.inf, (self.obs_dim,))
+
+    @property
+    def action_space(self):
+        low, high = self.action_bounds()
+        return make_box(low, high, (self.act_dim,))
+
+    def action_bounds(self):
+        """-> (low [act_dim], high [act_dim]) numpy arrays of the policy's action range."""
+        return -np.ones(self.act_dim, np.float32), np.ones(self.act_dim, np.float32)
+
+    # ---------------- API ----------------
+    def reset(self, env_ids=None):
+        """Resets env_ids [K] (all when None) -> (obs [N, obs_dim] of every env, info)."""
+        ids = self._all_ids() if env_ids is None else torch.as_tensor(env_ids, dtype=torch.long,
+                                                                       device=self.device)
+        self._reset_counters_and_envs(ids)
+        return self._compute_obs(), {"reset_ids": ids}
+
+    def _reset_counters_and_envs(self, ids):
+        if len(ids) > 0:
+            self._time[ids] = 0.0
+            self._steps[ids] = 0
+            self._ep_return[ids] = 0.0
+            self._reset_envs(ids)
+
+    def step(self, action):
+        """action [N, act_dim] -> (obs [N, obs_dim], reward [N], done [N] DoneFlags, info)."""
+        action = torch.as_tensor(action, dtype=torch.float32, device=self.device)
+        if tuple(action.shape) != (self.num_envs, self.act_dim):
+            raise ValueError("action must be [num_envs, act_dim] = [%d, %d]; got %s"
+                             % (self.num_envs, self.act_dim, list(action.shape)))
+        bad = ~torch.isfinite(action).all(dim=-1)
+        if bool(bad.any()):
+            raise SimulationError("non-finite actions (NaN/Inf) for env ids %s"
+                                  % _id_list(bad.nonzero().flatten()))
+        self._apply_action(action)
+        self._simulate()
+        self._time += self.dt
+        self._steps += 1
+        self._update_state()
+        obs = self._compute_obs()
+        reward = self._compute_reward()
+        done = self._compute_done()
+        self._ep_return += reward
+        done_ids = (done != DoneFlags.NULL).nonzero().flatten()
+        info = {"terminal_obs": obs, "done_ids": done_ids,
+                "episode_return": self._ep_return[done_ids].clone(),
+                "episode_length": self._steps[done_ids].clone()}
+        if len(done_ids) > 0:
+            self._reset_counters_and_envs(done_ids)
+            obs = obs.clone()  # terminal_obs keeps the pre-reset rows
+            obs[done_ids] = self._compute_obs(done_ids)  # only the reset rows changed
+        return obs, reward, done, info
+
+    def neutral_action(self):
+        """[N, act_dim] action that does nothing in particular (zeros; subclasses refine it)."""
+        return torch.zeros(self.num_envs, self.act_dim, device=self.device)
+
+    def get_obs(self):
+        """Observation [N, obs_dim] of the current state, without stepping."""
+        return self._compute_obs()
+
+    def get_episode_time(self):
+        return self._time.clone()
+
+    def close(self):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # ---------------- done ----------------
+    def _compute_done(self):
+        """[N] DoneFlags codes: a failure or success wins over the time limit."""
+        done = torch.full((self.num_envs,), int(DoneFlags.NULL), dtype=torch.long, device=self.device)
+        # half a step of slack so float round-off of the summed time cannot add a step
+        timeout = self._time >= self._episode_len - 0.5 * self.dt
+        done[timeout] = int(DoneFlags.TIME)
+        done[self._compute_success()] = int(DoneFlags.SUCC)
+        done[self._compute_fail()] = int(DoneFlags.FAIL)
+        return done
+
+    def _compute_fail(self):
+        return torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
+
+    def _compute_success(self):
+        return torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
+
+    # ---------------- hooks for subclasses ----------------
+    def _reset_envs(self, env_ids):
+        """Put env_ids [K] in their initial state (time and counters are already zero)."""
+        raise NotImplementedError
+
+    def _apply_action(self, action):
+        raise NotImplementedError
+
+    def _simulate(self):
+        raise NotImplementedError
+
+    def _update_state(self):
+        """After the clock advanced: read (or, for kinematic envs, write) the new state."""
+
+    def _compute_obs(self, env_ids=None):
+        """[N, obs_dim], or [K, obs_dim] for env_ids [K]."""
+        raise NotImplementedError
+
+    def _compute_reward(self):
+        return torch.zeros(self.num_envs, device=self.device)
+
+    def _all_ids(self):
+        return torch.arange(self.num_envs, dtype=torch.long, device=self.device)
+
+
+def _id_list(ids, limit=20):
+    ids = [int(i) for i in ids]
+    return str(ids[:limit])[:-1] + (", ... (%d in all)]" % len(ids) if len(ids) > limit else "]")

@@ -1,0 +1,265 @@
+"""DeepMimicEnv (Peng et al. 2018): the simulated character tracks a reference clip.
+
+Reward, each term in (0, 1], weights summing to 1 in the default config:
+
+    r = w_p exp(-k_p sum_j w_j angle(q_j, q^_j)^2)                       joint rotations
+      + w_v exp(-k_v sum_j w_j |w_j - w^_j|^2)                           joint velocities
+      + w_rp exp(-k_rp (|x_root - x^_root|^2 + 0.1 angle(q_root, q^_root)^2))   root pose
+      + w_rv exp(-k_rv (|v_root - v^_root|^2 + 0.1 |w_root - w^_root|^2))      root velocity
+      + w_k exp(-k_k sum_e |(x_e - x_root) - (x^_e - x^_root)|^2)            key bodies (hands, feet)
+
+Reference state initialization (rand_reset): each episode starts at a random time of a random clip,
+in the reference's state. Early termination: a body outside contact_bodies touches the ground, or
+(pose_termination) some body is farther than pose_termination_dist from the reference. Observations
+add the reference's future frames (tar_obs_steps) and, optionally, the clip's phase.
+"""
+import math
+
+import torch
+
+from mimickit.anim.kin_char_model import JointType
+from mimickit.anim.motion import LoopMode
+from mimickit.anim.motion_lib import MotionLib
+from mimickit.engines.engine import ConfigError
+from mimickit.envs.base_env import REQUIRED
+from mimickit.envs.char_env import CharEnv, dof_vel_to_sim
+from mimickit.envs.view_motion_env import resolve_motion_file
+from mimickit.util import rotations as rot
+
+# per-joint weights of the pose and velocity errors (hands are welded: no error)
+DEFAULT_JOINT_ERR_W = {"abdomen": 1.0, "neck": 0.6, "right_shoulder": 0.6, "right_elbow": 0.4,
+                       "left_shoulder": 0.6, "left_elbow": 0.4, "right_hip": 1.0, "right_knee": 0.6,
+                       "right_ankle": 0.4, "left_hip": 1.0, "left_knee": 0.6, "left_ankle": 0.4}
+
+
+class DeepMimicEnv(CharEnv):
+    CONFIG_KEYS = dict(CharEnv.CONFIG_KEYS, **{
+        "motion_file": REQUIRED,
+        "contact_bodies": ["right_foot", "left_foot"],
+        "key_bodies": ["right_hand", "left_hand", "right_foot", "left_foot"],
+        "joint_err_w": DEFAULT_JOINT_ERR_W,  # {joint name: weight}; joints not named weigh 1
+        "rand_reset": True,
+        "enable_tar_obs": True,
+        "tar_obs_steps": [1],
+        "enable_phase_obs": False,
+        "num_phase_encoding": 4,
+        "pose_termination": True,
+        "pose_termination_dist": 1.0,
+        "ref_char_offset": [0.0, 1.5, 0.0],
+        "log_tracking_error": True,
+        "reward_pose_w": 0.5, "reward_vel_w": 0.1, "reward_root_pose_w": 0.15,
+        "reward_root_vel_w": 0.1, "reward_key_pos_w": 0.15,
+        "reward_pose_scale": 0.25, "reward_vel_scale": 0.01, "reward_root_pose_scale": 5.0,
+        "reward_root_vel_scale": 1.0, "reward_key_pos_scale": 10.0,
+    })
+
+    def __init__(self, config, engine_config_file, num_envs, device="cpu", visualize=False,
+                 path="<env config>"):
+        super().__init__(config, engine_config_file, num_envs, device, visualize, path)
+        cfg = self.config
+        self.motion_file = resolve_motion_file(cfg["motion_file"], path)
+        try:
+            self.motion_lib = MotionLib(self.motion_file, self.char_model, self.device)
+        except (FileNotFoundError, ValueError) as e:
+            raise ConfigError("%s: motion_file '%s': %s" % (path, self.motion_file, e)) from e
+        self._key_ids = torch.tensor([self._body_index(n, "key_bodies") for n in cfg["key_bodies"]],
+                                     dtype=torch.long, device=self.device)
+        self._joint_w, self._dof_w = self._parse_joint_weights(cfg["joint_err_w"])
+        self._tar_steps = torch.tensor([int(s) for s in cfg["tar_obs_steps"]], device=self.device)
+        self._joint_body_ids = [j.body_id for j in self.char_model.movable_joints]
+        n = self.num_envs
+        self._motion_ids = torch.zeros(n, dtype=torch.long, device=self.device)  # [N]
+        self._motion_t0 = torch.zeros(n, device=self.device)  # [N] clip time at reset
+        self._ref = None  # MotionFrame at the current time
+        self._tracking_error = torch.zeros(n, device=self.device)  # [N] m
+        self._dof_error = torch.zeros(n, device=self.device)  # [N] rad
+        if self._viewer is not None:
+            self._viewer.add_character("ref", self.char_file, color=(0.3, 0.6, 1.0), opacity=0.5,
+                                       offset=cfg["ref_char_offset"])
+
+    # ---------------- config ----------------
+    def _body_index(self, name, key):
+        if name not in self.char_model.body_names:
+            raise ConfigError("%s: %s names '%s', not a body of %s; bodies are %s" % (
+                self.config_path, key, name, self.char_file, ", ".join(self.char_model.body_names)))
+        return self.char_model.body_id(name)
+
+    def _parse_joint_weights(self, weights):
+        """-> per-body weights [B] (pose error) and per motion-DoF weights [num_dofs] (velocity)."""
+        km = self.char_model
+        if not isinstance(weights, dict):
+            raise ConfigError("%s: joint_err_w must map joint names to weights; got %r" % (self.config_path, weights))
+        names = {j.name for j in km.movable_joints}
+        unknown = sorted(set(weights) - names)
+        if unknown:
+            raise ConfigError("%s: joint_err_w names %s, not joints of %s; joints are %s" % (
+                self.config_path, unknown, self.char_file, ", ".join(j.name for j in km.movable_joints)))
+        body_w = torch.zeros(km.num_bodies, device=self.device)
+        dof_w = torch.zeros(km.num_dofs, device=self.device)
+        for j in km.movable_joints:
+            w = float(weights.get(j.name, 1.0))
+            body_w[j.body_id] = w
+            dof_w[j.dof_offset:j.dof_offset + j.dof_dim] = w
+        return body_w, dof_w
+
+    # ---------------- sizes ----------------
+    @property
+    def tar_obs_size(self):
+        return 3 + 6 + 6 * len(self.char_model.movable_joints)
+
+    @property
+    def obs_dim(self):
+        n = super().obs_dim
+        if self.config["enable_tar_obs"]:
+            n += self.tar_obs_size * len(self.config["tar_obs_steps"])
+        if self.config["enable_phase_obs"]:
+            n += 2 * int(self.config["num_phase_encoding"])
+        return n
+
+    # ---------------- reference ----------------
+    def motion_times(self, env_ids=None):
+        ids = self._all_ids() if env_ids is None else env_ids
+        return self._motion_t0[ids] + self._time[ids]
+
+    def _reset_envs(self, env_ids):
+        k = len(env_ids)
+        ids = self.motion_lib.sample_motions(k)
+        self._motion_ids[env_ids] = ids
+        if self.config["rand_reset"]:
+            self._motion_t0[env_ids] = self.motion_lib.sample_time(ids)
+        else:
+            self._motion_t0[env_ids] = 0.0
+        frame = self.motion_lib.calc_motion_frame(ids, self._motion_t0[env_ids])
+        dof_pos = self.char_model.dof_to_sim(frame.dof)  # [K, D] hinge angles
+        dof_vel = dof_vel_to_sim(self.char_model, dof_pos, frame.dof_vel)  # [K, D] hinge rates
+        self.set_char_state(env_ids, frame.root_pos, frame.root_rot, frame.root_vel, frame.root_ang_vel,
+                            dof_pos, dof_vel)
+        self._ref = None  # recomputed for all envs on next use
+
+    def _ref_frame(self):
+        if self._ref is None:
+            self._ref = self.motion_lib.calc_motion_frame(self._motion_ids, self.motion_times())
+        return self._ref
+
+    def _update_state(self):
+        self._ref = None
+        super()._update_state()
+
+    def _render(self):
+        ref = self._ref_frame()
+        self._viewer.set_pose("ref", ref.body_pos[0], ref.body_rot[0])
+        super()._render()
+
+    # ---------------- observation ----------------
+    def _compute_obs(self, env_ids=None):
+        ids = self._all_ids() if env_ids is None else env_ids
+        parts = [super()._compute_obs(env_ids)]
+        e = self.engine
+        if self.config["enable_tar_obs"]:
+            parts.append(self._compute_tar_obs(ids, e.get_root_pos()[ids], e.get_root_rot()[ids]))
+        if self.config["enable_phase_obs"]:
+            length = self.motion_lib.get_motion_length(self._motion_ids[ids]).clamp_min(1e-6)
+            phase = torch.remainder(self.motion_times(ids), length) / length  # [K] in [0, 1)
+            k = torch.arange(1, int(self.config["num_phase_encoding"]) + 1, device=self.device)
+            angle = 2.0 * math.pi * phase.unsqueeze(-1) * k  # [K, P]
+            parts += [torch.sin(angle), torch.cos(angle)]
+        return torch.cat(parts, dim=-1)
+
+    def _compute_tar_obs(self, ids, root_pos, root_rot):
+        """Future reference frames in the character's heading frame [K, steps * tar_obs_size]."""
+        n, s = len(ids), len(self._tar_steps)
+        times = self.motion_times(ids).unsqueeze(-1) + self._tar_steps * self.dt  # [K, S]
+        ref = self.motion_lib.calc_motion_frame(self._motion_ids[ids].unsqueeze(-1).expand(n, s), times,
+                                                with_body=False)
+        heading_inv = rot.heading_quat_inv(root_rot).unsqueeze(1).expand(n, s, 4)  # [K, S, 4]
+        rel_pos = rot.quat_rotate(heading_inv, ref.root_pos - root_pos.unsqueeze(1))  # [K, S, 3]
+        rel_rot = rot.quat_to_tan_norm(rot.quat_mul(heading_inv, ref.root_rot))  # [K, S, 6]
+        joints = rot.quat_to_tan_norm(ref.joint_rot[:, :, self._joint_body_ids])  # [K, S, J, 6]
+        return torch.cat([rel_pos, rel_rot, joints.reshape(n, s, -1)], dim=-1).reshape(n, -1)
+
+    # ---------------- reward ----------------
+    def _compute_reward(self):
+        e, ref = self.engine, self._ref_frame()
+        dof_pos, dof_vel = e.get_dof_pos(), e.get_dof_vel()
+        joint_rot = self.char_model.dof_to_local_rot(self.char_model.sim_to_dof(dof_pos))  # [N, B, 4]
+        joint_vel = sim_vel_to_dof_vel(self.char_model, dof_pos, dof_vel)  # [N, num_dofs]
+        reward, terms = compute_deepmimic_reward(
+            self.config, e.get_root_pos(), e.get_root_rot(), e.get_root_vel(), e.get_root_ang_vel(),
+            joint_rot, joint_vel, e.get_body_pos(), ref, self._joint_w, self._dof_w, self._key_ids)
+        self._tracking_error = (e.get_body_pos() - ref.body_pos).norm(dim=-1).mean(-1)  # [N]
+        angle_err = rot.quat_diff_angle(joint_rot, ref.joint_rot)  # [N, B]
+        self._dof_error = angle_err[:, self._joint_body_ids].mean(-1)
+        self.reward_terms = terms
+        return reward
+
+    def step(self, action):
+        obs, reward, done, info = super().step(action)
+        if self.config["log_tracking_error"]:
+            info["tracking_error_m"] = self._tracking_error.clone()  # before any reset
+            info["tracking_dof_error_rad"] = self._dof_error.clone()
+        return obs, reward, done, info
+
+    # ---------------- termination ----------------
+    def _compute_fail(self):
+        fail = super()._compute_fail()
+        if self.config["pose_termination"]:
+            ref = self._ref_frame()
+            dist = (self.engine.get_body_pos() - ref.body_pos).norm(dim=-1).max(dim=-1).values  # [N]
+            fail |= dist > float(self.config["pose_termination_dist"])
+        return fail
+
+    def _compute_success(self):
+        """A clip that does not loop ends the episode (no more reference) when it runs out."""
+        clamp = self.motion_lib.get_motion_loop_mode(self._motion_ids) == LoopMode.CLAMP.value
+        return clamp & (self.motion_times() >= self.motion_lib.get_motion_length(self._motion_ids) - 0.5 * self.dt)
+
+    def get_motion_ids(self):
+        return self._motion_ids.clone()
+
+
+def compute_deepmimic_reward(cfg, root_pos, root_rot, root_vel, root_ang_vel, joint_rot, joint_vel,
+                             body_pos, ref, joint_w, dof_w, key_ids):
+    """The five-term tracking reward [N] and its terms {name: [N]} (see the module docstring).
+
+    joint_rot [N, B, 4] local; joint_vel [N, num_dofs] in the motion layout; body_pos [N, B, 3];
+    ref a MotionFrame; joint_w [B]; dof_w [num_dofs]; key_ids [K].
+    """
+    pose_err = (joint_w * rot.quat_diff_angle(joint_rot, ref.joint_rot).pow(2)).sum(-1)
+    vel_err = (dof_w * (joint_vel - ref.dof_vel).pow(2)).sum(-1)
+    root_pose_err = (root_pos - ref.root_pos).pow(2).sum(-1) + 0.1 * rot.quat_diff_angle(root_rot, ref.root_rot).pow(2)
+    root_vel_err = (root_vel - ref.root_vel).pow(2).sum(-1) + 0.1 * (root_ang_vel - ref.root_ang_vel).pow(2).sum(-1)
+    key = body_pos[:, key_ids] - root_pos.unsqueeze(1)
+    ref_key = ref.body_pos[:, key_ids] - ref.root_pos.unsqueeze(1)
+    key_err = (key - ref_key).pow(2).sum(-1).sum(-1)
+    terms = {
+        "pose": torch.exp(-cfg["reward_pose_scale"] * pose_err),
+        "vel": torch.exp(-cfg["reward_vel_scale"] * vel_err),
+        "root_pose": torch.exp(-cfg["reward_root_pose_scale"] * root_pose_err),
+        "root_vel": torch.exp(-cfg["reward_root_vel_scale"] * root_vel_err),
+        "key_pos": torch.exp(-cfg["reward_key_pos_scale"] * key_err),
+    }
+    reward = (cfg["reward_pose_w"] * terms["pose"] + cfg["reward_vel_w"] * terms["vel"]
+              + cfg["reward_root_pose_w"] * terms["root_pose"] + cfg["reward_root_vel_w"] * terms["root_vel"]
+              + cfg["reward_key_pos_w"] * terms["key_pos"])
+    return reward, terms
+
+
+def sim_vel_to_dof_vel(char_model, sim_dof, sim_vel):
+    """Hinge rates [..., D] -> motion-layout DoF velocities [..., num_dofs]: per 3-DoF joint its
+    angular velocity in its own (child) frame, w = J(q) q', the inverse of ``dof_vel_to_sim``."""
+    parts, i = [], 0
+    for j in char_model.movable_joints:
+        if j.type == JointType.SPHERE:
+            ang, rate = sim_dof[..., i:i + 3], sim_vel[..., i:i + 3]
+            axes = j.hinge_axes.to(ang)
+            ax = [axes[k].expand(ang.shape[:-1] + (3,)) for k in range(3)]
+            q_c = rot.axis_angle_to_quat(ax[2], ang[..., 2])
+            q_bc = rot.quat_mul(rot.axis_angle_to_quat(ax[1], ang[..., 1]), q_c)
+            w = (rot.quat_rotate_inverse(q_bc, ax[0]) * rate[..., 0:1]
+                 + rot.quat_rotate_inverse(q_c, ax[1]) * rate[..., 1:2] + ax[2] * rate[..., 2:3])
+            parts.append(w)
+            i += 3
+        else:
+            parts.append(sim_vel[..., i:i + 1])
+            i += 1
+    return torch.cat(parts, dim=-1)

@@ -1,0 +1,39 @@
+"""build_env: the env class named by an env YAML's ``env_name``, with its keys validated."""
+from mimickit.engines.engine import ConfigError, load_yaml
+
+
+def env_classes():
+    """env_name -> class; imported lazily so a broken optional env cannot break the others."""
+    from mimickit.envs.char_env import CharEnv
+    from mimickit.envs.view_motion_env import ViewMotionEnv
+    classes = {"char": CharEnv, "view_motion": ViewMotionEnv}
+    try:
+        from mimickit.envs.deepmimic_env import DeepMimicEnv
+    except ImportError as e:
+        if e.name != "mimickit.envs.deepmimic_env":
+            raise
+    else:
+        classes["deepmimic"] = DeepMimicEnv
+    return classes
+
+
+def build_env(env_config_path, engine_config_path, num_envs, device="cpu", visualize=False, overrides=None):
+    """-> the env. overrides: {key: value} replacing env YAML keys (e.g. motion_file from the CLI);
+    None values are ignored. Config problems raise ConfigError naming the file and key."""
+    config = load_yaml(env_config_path)
+    path = str(env_config_path)
+    name = config.get("env_name")
+    classes = env_classes()
+    if name is None:
+        raise ConfigError("%s: missing required key env_name (one of %s)" % (path, ", ".join(sorted(classes))))
+    if name not in classes:
+        raise ConfigError("%s: env_name '%s' is unknown; expected one of %s" % (path, name, ", ".join(sorted(classes))))
+    cls = classes[name]
+    cls.validate_config(config, path)  # the file's own keys, before any override hides a typo
+    for key, value in (overrides or {}).items():
+        if value is None:
+            continue
+        if key not in cls.CONFIG_KEYS:
+            raise ConfigError("--%s does not apply to env_name '%s' (%s)" % (key, name, path))
+        config[key] = value
+    return cls(config, engine_config_path, num_envs, device, visualize, path=path)

@@ -1,0 +1,277 @@
+"""BaseAgent: the train / test loop shared by PPO and AWR.
+
+One training iteration:
+  1. roll the stochastic policy out for ``steps_per_iter`` steps in all N envs (the buffer holds
+     [T, N] observations, actions, log-probs, rewards, values and done flags);
+  2. compute TD(lambda) returns and advantages (``returns.compute_gae``), bootstrapping from the
+     critic on time-outs and not on failures;
+  3. ``_update`` (the subclass's algorithm) fits the actor and the critic to the buffer.
+Every ``iters_per_output`` iterations it runs ``test_episodes`` deterministic episodes, writes a log
+row and saves a checkpoint (weights, normalizer, optimizers, counters) that ``--model_file`` resumes.
+"""
+import math
+import os
+import time
+
+import torch
+
+from mimickit.engines.engine import ConfigError, check_keys
+from mimickit.envs.base_env import DoneFlags
+from mimickit.learning.experience_buffer import ExperienceBuffer
+from mimickit.learning.logger import Logger
+from mimickit.learning.models import ActorCritic
+from mimickit.learning.returns import compute_gae
+
+MODEL_KEYS = {"actor_net": "fc_2layers_1024units", "critic_net": "fc_2layers_1024units",
+              "activation": "relu", "action_std": 0.05, "learn_action_std": False}
+OPTIM_KEYS = {"type": "Adam", "learning_rate": 3e-4, "momentum": 0.9, "weight_decay": 0.0,
+              "grad_clip": None}
+
+
+class CheckpointError(ValueError):
+    pass
+
+
+class BaseAgent:
+    CONFIG_KEYS = {
+        "agent_name": None, "model": {}, "actor_optimizer": {}, "critic_optimizer": {},
+        "discount": 0.99, "td_lambda": 0.95, "steps_per_iter": 32, "iters_per_output": 10,
+        "test_episodes": 32, "normalizer_samples": 100000000,
+        "actor_epochs": 5, "actor_batch_size": 4, "critic_epochs": 2, "critic_batch_size": 2,
+        "action_bound_weight": 10.0, "action_entropy_weight": 0.0, "action_reg_weight": 0.0,
+    }
+
+    def __init__(self, config, env, device="cpu", path="<agent config>"):
+        check_keys(config, self.CONFIG_KEYS, path, required=("agent_name",))
+        self.config = dict(self.CONFIG_KEYS)
+        self.config.update(config)
+        self.path = path
+        self.env = env
+        self.device = torch.device(device)
+        model_cfg = self._sub_config("model", MODEL_KEYS)
+        self.model = ActorCritic(env.obs_dim, env.act_dim, normalizer_samples=self.config["normalizer_samples"],
+                                 **model_cfg).to(self.device)
+        self.actor_optimizer = self._make_optimizer("actor_optimizer", self.model.actor_parameters())
+        self.critic_optimizer = self._make_optimizer("critic_optimizer", self.model.critic_parameters())
+        low, high = env.action_bounds()
+        self.action_low = torch.as_tensor(low, device=self.device)
+        self.action_high = torch.as_tensor(high, device=self.device)
+        self.iteration = 0
+        self.sample_count = 0
+        self.wall_time = 0.0  # training seconds, carried across resumes
+
+    # ---------------- config helpers ----------------
+    def _sub_config(self, key, defaults):
+        sub = self.config.get(key) or {}
+        check_keys(sub, defaults, "%s: %s" % (self.path, key))
+        out = dict(defaults)
+        out.update(sub)
+        return out
+
+    def _make_optimizer(self, key, params):
+        cfg = self._sub_config(key, OPTIM_KEYS)
+        lr = float(cfg["learning_rate"])
+        if cfg["type"] == "Adam":
+            opt = torch.optim.Adam(params, lr=lr, weight_decay=cfg["weight_decay"])
+        elif cfg["type"] == "SGD":
+            opt = torch.optim.SGD(params, lr=lr, momentum=cfg["momentum"], weight_decay=cfg["weight_decay"])
+        else:
+            raise ConfigError("%s: %s.type '%s'; expected SGD or Adam" % (self.path, key, cfg["type"]))
+        opt.grad_clip = cfg["grad_clip"]
+        return opt
+
+    # ---------------- training ----------------
+    def train(self, max_samples, out_model_file, log_file, logger="txt", progress=True):
+        """Train until max_samples env steps; checkpoint to out_model_file every output step."""
+        log = Logger(log_file, logger)
+        T, N = self.config["steps_per_iter"], self.env.num_envs
+        obs, _ = self.env.reset()
+        bar = _progress_bar(progress, max_samples, self.sample_count)
+        start = time.time() - self.wall_time
+        train_returns, train_lengths = [], []
+        try:
+            while self.sample_count < max_samples:
+                buf, obs = self._rollout(obs, T, train_returns, train_lengths)
+                losses = self._update(buf)
+                self.iteration += 1
+                self.sample_count += T * N
+                self.wall_time = time.time() - start
+                if bar is not None:
+                    bar.update(T * N)
+                last = self.sample_count >= max_samples
+                if self.iteration % self.config["iters_per_output"] == 0 or last:
+                    self._output(log, losses, train_returns, train_lengths, out_model_file, bar)
+                    train_returns, train_lengths = [], []
+                    obs, _ = self.env.reset()  # testing used the envs
+                    start = time.time() - self.wall_time
+        finally:
+            if bar is not None:
+                bar.close()
+            log.close()
+
+    def _output(self, log, losses, train_returns, train_lengths, out_model_file, bar):
+        test = self.test(self.config["test_episodes"])
+        log.log("iteration", self.iteration)
+        log.log("samples", self.sample_count)
+        log.log("wall_time", self.wall_time)
+        log.log("train_return", _mean(train_returns))
+        log.log("train_episode_length", _mean(train_lengths))
+        log.log("test_return", test["mean_return"])
+        log.log("test_episode_length", test["mean_episode_length"])
+        if "tracking_error_m" in test:
+            log.log("tracking_error_m", test["tracking_error_m"])
+        for k, v in losses.items():
+            log.log(k, v)
+        if out_model_file:  # before the log row: a run killed in between never logs an unsaved iteration
+            self.save(out_model_file)
+        row = log.write(self.sample_count)
+        msg = "iter %d samples %d test_return %.3f test_len %.2f" % (
+            self.iteration, self.sample_count, row["test_return"], row["test_episode_length"])
+        if bar is not None:
+            bar.write(msg)
+        else:
+            print(msg, flush=True)
+
+    def _rollout(self, obs, num_steps, ep_returns, ep_lengths):
+        """Collect [T, N] experience with the stochastic policy; returns (buffer, next obs)."""
+        buf = ExperienceBuffer(num_steps, self.env.num_envs, self.device)
+        self.model.eval()
+        while not buf.full:
+            self.model.obs_norm.update(obs)
+            action, logp = self.model.act(obs)
+            with torch.no_grad():
+                value = self.model.value(obs)
+            next_obs, reward, done, info = self.env.step(action)
+            with torch.no_grad():
+                # the value of where the step ended, before any reset: the bootstrap on time-outs
+                next_value = self.model.value(info["terminal_obs"])
+            for name, v in (("obs", obs), ("action", action), ("logp", logp), ("value", value),
+                            ("reward", reward), ("next_value", next_value),
+                            ("terminated", (done == DoneFlags.FAIL) | (done == DoneFlags.SUCC)),
+                            ("truncated", done == DoneFlags.TIME)):
+                buf.add(name, v)
+            buf.advance()
+            ep_returns += info["episode_return"].tolist()
+            ep_lengths += (info["episode_length"].float() * self.env.dt).tolist()
+            obs = next_obs
+        adv, ret = compute_gae(buf["reward"], buf["value"], buf["next_value"], buf["terminated"],
+                               buf["truncated"], self.config["discount"], self.config["td_lambda"])
+        buf.fields["advantage"], buf.fields["return"] = adv, ret
+        return buf, obs
+
+    def _update(self, buf):
+        """Fit actor and critic to the buffer; returns {loss name: value} for the log."""
+        raise NotImplementedError
+
+    # ---------------- shared loss pieces ----------------
+    def _minibatches(self, num_samples, batch_envs):
+        """Shuffled index batches of batch_envs * num_envs samples (MimicKit's batch size unit)."""
+        size = max(1, int(batch_envs * self.env.num_envs))
+        perm = torch.randperm(num_samples, device=self.device)
+        return [perm[i:i + size] for i in range(0, num_samples, size)]
+
+    def _critic_update(self, obs, returns):
+        """0.5 (V(s) - R)^2 over critic_epochs of minibatches; returns the mean loss."""
+        self.model.train()
+        total, count = 0.0, 0
+        for _ in range(self.config["critic_epochs"]):
+            for idx in self._minibatches(obs.shape[0], self.config["critic_batch_size"]):
+                loss = 0.5 * (self.model.value(obs[idx]) - returns[idx]).pow(2).mean()
+                _step(self.critic_optimizer, loss, self.model.critic_parameters())
+                total, count = total + loss.item(), count + 1
+        return total / max(count, 1)
+
+    def _action_penalties(self, dist):
+        """Bound penalty keeps mu inside the action range; entropy and L2 regularizers by weight."""
+        mean = dist.mean
+        bound = ((mean - self.action_high).clamp_min(0).pow(2)
+                 + (self.action_low - mean).clamp_min(0).pow(2)).sum(-1).mean()
+        entropy = dist.entropy().sum(-1).mean()
+        reg = mean.pow(2).sum(-1).mean()
+        c = self.config
+        penalty = c["action_bound_weight"] * bound - c["action_entropy_weight"] * entropy \
+            + c["action_reg_weight"] * reg
+        return penalty, {"action_bound_loss": bound.item(), "entropy": entropy.item()}
+
+    # ---------------- testing ----------------
+    @torch.no_grad()
+    def test(self, num_episodes):
+        """Deterministic episodes until num_episodes finish -> summary dict."""
+        self.model.eval()
+        obs, _ = self.env.reset()
+        returns, lengths, full = [], [], 0
+        err_sum, err_count = 0.0, 0
+        while len(returns) < num_episodes:
+            action, _ = self.model.act(obs, deterministic=True)
+            obs, _, done, info = self.env.step(action)
+            if "tracking_error_m" in info:
+                err_sum += float(info["tracking_error_m"].sum())
+                err_count += int(info["tracking_error_m"].numel())
+            ids = info["done_ids"]
+            returns += info["episode_return"].tolist()
+            lengths += (info["episode_length"].float() * self.env.dt).tolist()
+            full += int((done[ids] == DoneFlags.TIME).sum())
+        out = {"mean_return": _mean(returns), "mean_episode_length": _mean(lengths),
+               "full_episode_frac": full / max(len(returns), 1), "episodes": len(returns)}
+        if err_count:
+            out["tracking_error_m"] = err_sum / err_count
+        return out
+
+    # ---------------- checkpoints ----------------
+    def save(self, path):
+        os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)
+        state = {"model": self.model.state_dict(), "actor_optimizer": self.actor_optimizer.state_dict(),
+                 "critic_optimizer": self.critic_optimizer.state_dict(), "iteration": self.iteration,
+                 "sample_count": self.sample_count, "wall_time": self.wall_time,
+                 "agent_name": self.config["agent_name"], "obs_dim": self.env.obs_dim,
+                 "act_dim": self.env.act_dim, "char_file": getattr(self.env, "char_file", None)}
+        tmp = str(path) + ".tmp"
+        torch.save(state, tmp)
+        os.replace(tmp, path)  # a run killed mid-save keeps the previous checkpoint
+
+    def load(self, path, weights_only=False):
+        """Restore a checkpoint; weights_only skips optimizers and counters (e.g. for testing)."""
+        if not os.path.isfile(str(path)):
+            raise FileNotFoundError("model file not found: %s" % path)
+        state = torch.load(str(path), map_location=self.device, weights_only=True)
+        dims = (state.get("obs_dim"), state.get("act_dim"))
+        if dims != (self.env.obs_dim, self.env.act_dim):
+            raise CheckpointError(
+                "%s: checkpoint expects obs_dim %s and act_dim %s (character %s); this env has %d and %d "
+                "(character %s)" % (path, dims[0], dims[1], state.get("char_file"), self.env.obs_dim,
+                                    self.env.act_dim, getattr(self.env, "char_file", None)))
+        model_state = state["model"]
+        if model_state.get("log_std") is not None and "actor_mean.weight" not in model_state:
+            raise CheckpointError("%s: not a MimicKit actor-critic checkpoint" % path)
+        missing = self.model.load_state_dict(model_state, strict=False)
+        if missing.unexpected_keys or [k for k in missing.missing_keys if not k.startswith("critic")]:
+            raise CheckpointError("%s: checkpoint does not match this model (missing %s, unexpected %s)"
+                                  % (path, missing.missing_keys, missing.unexpected_keys))
+        if not weights_only and "actor_optimizer" in state:
+            self.actor_optimizer.load_state_dict(state["actor_optimizer"])
+            self.critic_optimizer.load_state_dict(state["critic_optimizer"])
+            self.iteration = int(state["iteration"])
+            self.sample_count = int(state["sample_count"])
+            self.wall_time = float(state.get("wall_time", 0.0))
+
+
+def _step(optimizer, loss, params):
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if optimizer.grad_clip:
+        torch.nn.utils.clip_grad_norm_(params, optimizer.grad_clip)
+    optimizer.step()
+
+
+def _mean(values):
+    return sum(values) / len(values) if values else float("nan")
+
+
+def _progress_bar(enabled, total, initial):
+    if not enabled:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=int(total), initial=int(min(initial, total)), unit="samples", dynamic_ncols=True)

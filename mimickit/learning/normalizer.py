@@ -1,0 +1,48 @@
+"""Running mean / std normalizer for observations, frozen after a number of samples."""
+import torch
+from torch import nn
+
+
+class Normalizer(nn.Module):
+    """x -> clip((x - mean) / std, -clip, clip). Statistics are buffers, so they are saved in
+    checkpoints with the model; update() stops once `max_samples` samples have been seen."""
+
+    def __init__(self, shape, max_samples=None, clip=5.0, eps=1e-4):
+        super().__init__()
+        shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        self.register_buffer("mean", torch.zeros(shape))
+        self.register_buffer("var", torch.ones(shape))
+        self.register_buffer("count", torch.zeros((), dtype=torch.float64))
+        self.max_samples = max_samples
+        self.clip = clip
+        self.eps = eps
+
+    @property
+    def frozen(self):
+        return self.max_samples is not None and self.count.item() >= self.max_samples
+
+    @torch.no_grad()
+    def update(self, x):
+        """x [batch, *shape]: merge the batch's moments into the running ones (Chan et al.)."""
+        if self.frozen:
+            return
+        x = x.reshape(-1, *self.mean.shape).to(self.mean.dtype)
+        n = x.shape[0]
+        if n == 0:
+            return
+        b_mean = x.mean(0)
+        b_var = x.var(0, unbiased=False)
+        total = self.count + n
+        delta = b_mean - self.mean
+        w = float(n / total)
+        self.mean += delta * w
+        self.var.copy_((self.var * float(self.count / total) + b_var * w
+                        + delta ** 2 * float(self.count * n / total ** 2)))
+        self.count += n
+
+    def normalize(self, x):
+        std = torch.sqrt(self.var + self.eps)
+        return ((x - self.mean) / std).clamp(-self.clip, self.clip)
+
+    def unnormalize(self, x):
+        return x * torch.sqrt(self.var + self.eps) + self.mean

@@ -1,0 +1,56 @@
+"""PPO (Schulman et al. 2017): the clipped surrogate objective.
+
+    r(theta) = pi_theta(a|s) / pi_old(a|s)
+    L_actor  = -E[ min(r A, clip(r, 1 - eps, 1 + eps) A) ]  + action penalties
+    L_critic = 0.5 E[ (V(s) - R)^2 ]
+
+A is the GAE advantage, normalized over the batch and clipped to +-norm_adv_clip; R is the
+TD(lambda) return.
+"""
+import torch
+
+from mimickit.learning.base_agent import BaseAgent, _step
+
+
+def ppo_surrogate_loss(logp_new, logp_old, advantages, clip_ratio):
+    """-E[min(r A, clip(r) A)] and the fraction of samples whose ratio was clipped."""
+    ratio = torch.exp(logp_new - logp_old)
+    surr = torch.minimum(ratio * advantages, ratio.clamp(1.0 - clip_ratio, 1.0 + clip_ratio) * advantages)
+    clip_frac = ((ratio - 1.0).abs() > clip_ratio).float().mean()
+    return -surr.mean(), clip_frac
+
+
+def normalize_advantages(adv, clip):
+    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+    return adv.clamp(-clip, clip)
+
+
+class PPOAgent(BaseAgent):
+    CONFIG_KEYS = dict(BaseAgent.CONFIG_KEYS, ppo_clip_ratio=0.2, norm_adv_clip=4.0)
+
+    def _update(self, buf):
+        obs, actions = buf.flat("obs"), buf.flat("action")
+        logp_old, returns = buf.flat("logp"), buf.flat("return")
+        adv = normalize_advantages(buf.flat("advantage"), self.config["norm_adv_clip"])
+        critic_loss = self._critic_update(obs, returns)
+
+        self.model.train()
+        stats = {"actor_loss": 0.0, "clip_frac": 0.0, "action_bound_loss": 0.0, "entropy": 0.0}
+        count = 0
+        for _ in range(self.config["actor_epochs"]):
+            for idx in self._minibatches(obs.shape[0], self.config["actor_batch_size"]):
+                dist = self.model.dist(obs[idx])
+                logp = dist.log_prob(actions[idx]).sum(-1)
+                surr_loss, clip_frac = ppo_surrogate_loss(logp, logp_old[idx], adv[idx],
+                                                          self.config["ppo_clip_ratio"])
+                penalty, pen_stats = self._action_penalties(dist)
+                loss = surr_loss + penalty
+                _step(self.actor_optimizer, loss, self.model.actor_parameters())
+                stats["actor_loss"] += surr_loss.item()
+                stats["clip_frac"] += clip_frac.item()
+                for k, v in pen_stats.items():
+                    stats[k] += v
+                count += 1
+        stats = {k: v / max(count, 1) for k, v in stats.items()}
+        stats["critic_loss"] = critic_loss
+        return stats

@@ -1,0 +1,264 @@
+"""Command line entry point: build an env (and later an agent), then train or test.
+
+    python mimickit/run.py --arg_file args/view_motion_humanoid_args.txt
+    python -m mimickit.run --env_config data/envs/char_humanoid_env.yaml --mode test --num_envs 4
+
+Flags come from the command line and from ``--arg_file`` (MimicKit's format: ``--flag value``
+tokens, any number per line, ``#`` comments); command-line flags win over the file's. Without an
+agent (no ``--agent_config``, or a view_motion env), ``--mode test`` runs the env with neutral
+actions and prints ``mean_return=... mean_episode_length=... episodes=N`` (lengths in seconds).
+Problems with flags or configs end the run with one ``error: ...`` line on stderr.
+"""
+import os
+import sys
+
+if __package__ in (None, ""):
+    # run as a script: import the package from the repository root, not from mimickit/ itself
+    _here = os.path.dirname(os.path.abspath(__file__))
+    if sys.path and os.path.abspath(sys.path[0] or ".") == _here:
+        sys.path.pop(0)
+    sys.path.insert(0, os.path.dirname(_here))
+
+import random  # noqa: E402
+import shlex  # noqa: E402
+
+# name -> (kind, default, help); kind is a type, or a tuple of allowed strings
+FLAGS = {
+    "mode": (("train", "test"), "train", "train or test"),
+    "num_envs": (int, 1, "number of parallel envs"),
+    "engine_config": (str, "data/engines/mujoco_engine.yaml", "engine YAML"),
+    "env_config": (str, None, "env YAML (required)"),
+    "agent_config": (str, None, "agent YAML"),
+    "arg_file": (str, None, "file of further flags; command-line flags override it"),
+    "visualize": (bool, False, "true: draw env 0 in meshcat, in real time"),
+    "out_dir": (str, "output/", "output folder"),
+    "log_file": (str, None, "training log (default: OUT_DIR/log.txt)"),
+    "out_model_file": (str, None, "trained model (default: OUT_DIR/model.pt)"),
+    "model_file": (str, None, "model to load"),
+    "logger": (("txt", "tb", "wandb"), "txt", "training logger"),
+    "devices": (str, "cpu", "comma-separated devices, e.g. cpu or cuda:0; envs use the first"),
+    "seed": (int, None, "seed of torch, numpy and random"),
+    "max_samples": (int, None, "training budget in env steps"),
+    "test_episodes": (int, 10, "episodes to run in test mode (counted across envs)"),
+    "motion_file": (str, None, "overrides the env config's motion_file"),
+}
+
+
+class UsageError(Exception):
+    """A bad flag or flag value; the message names it (and the arg file it came from)."""
+
+
+def _parse_value(name, raw, where):
+    kind = FLAGS[name][0]
+    if isinstance(kind, tuple):
+        if raw not in kind:
+            raise UsageError("--%s %s%s: expected one of %s" % (name, raw, where, ", ".join(kind)))
+        return raw
+    if kind is bool:
+        low = raw.lower()
+        if low not in ("true", "false", "1", "0", "yes", "no"):
+            raise UsageError("--%s %s%s: expected true or false" % (name, raw, where))
+        return low in ("true", "1", "yes")
+    if kind is int:
+        try:
+            return int(raw)
+        except ValueError:
+            raise UsageError("--%s %s%s: expected an integer" % (name, raw, where)) from None
+    return raw
+
+
+def _parse_tokens(tokens, where):
+    """['--flag', 'value', '--flag=value', ...] -> {name: value}; where: ' (in arg file X)' or ''."""
+    values, i = {}, 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if not tok.startswith("--"):
+            raise UsageError("unexpected argument '%s'%s; flags look like --name value" % (tok, where))
+        name, eq, raw = tok[2:].partition("=")
+        if name not in FLAGS:
+            import difflib
+            close = difflib.get_close_matches(name, list(FLAGS), n=1)
+            raise UsageError("unknown flag --%s%s%s" % (name, where, " (did you mean --%s?)" % close[0] if close else ""))
+        if not eq:
+            if i + 1 >= len(tokens) or tokens[i + 1].startswith("--"):
+                raise UsageError("flag --%s%s needs a value" % (name, where))
+            raw = tokens[i + 1]
+            i += 1
+        values[name] = _parse_value(name, raw, where)
+        i += 1
+    return values
+
+
+def parse_args(argv):
+    """-> dict of every flag. Raises UsageError."""
+    argv = list(argv)
+    if "-h" in argv or "--help" in argv:
+        print(usage())
+        raise SystemExit(0)
+    cmd = _parse_tokens(argv, "")
+    args = {name: spec[1] for name, spec in FLAGS.items()}
+    if cmd.get("arg_file"):
+        path = cmd["arg_file"]
+        if not os.path.isfile(path):
+            raise UsageError("--arg_file %s: file not found" % path)
+        where = " (in arg file %s)" % path
+        with open(path) as f:
+            try:
+                tokens = shlex.split(f.read(), comments=True)
+            except ValueError as e:
+                raise UsageError("arg file %s: %s" % (path, e)) from None
+        from_file = _parse_tokens(tokens, where)
+        if "arg_file" in from_file:
+            raise UsageError("--arg_file%s: arg files cannot include other arg files" % where)
+        args.update(from_file)
+    args.update(cmd)
+    if not args["env_config"]:
+        raise UsageError("--env_config is required (or give it in an --arg_file)")
+    if args["num_envs"] < 1:
+        raise UsageError("--num_envs %d: expected at least 1" % args["num_envs"])
+    if args["test_episodes"] < 1:
+        raise UsageError("--test_episodes %d: expected at least 1" % args["test_episodes"])
+    return args
+
+
+def usage():
+    lines = ["usage: python -m mimickit.run [--flag value ...]", ""]
+    for name, (kind, default, text) in FLAGS.items():
+        choices = "|".join(kind) if isinstance(kind, tuple) else ("true|false" if kind is bool else kind.__name__.upper())
+        lines.append("  --%-15s %-14s %s (default: %s)" % (name, choices, text, default))
+    return "\n".join(lines)
+
+
+def seed_everything(seed):
+    import numpy as np
+    import torch
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def run_test_episodes(env, num_episodes, policy=None):
+    """Steps env until num_episodes episodes completed (across envs) -> (returns, lengths [s]).
+
+    policy: obs [N, obs_dim] -> action [N, act_dim]; None uses env.neutral_action().
+    Ctrl-C stops early and returns what completed.
+    """
+    import torch
+    returns, lengths = [], []
+    obs, _ = env.reset()
+    try:
+        with torch.no_grad():
+            while len(returns) < num_episodes:
+                action = env.neutral_action() if policy is None else policy(obs)
+                obs, _, _, info = env.step(action)
+                returns += info["episode_return"].tolist()
+                lengths += (info["episode_length"].float() * env.dt).tolist()  # seconds
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+    return returns[:num_episodes], lengths[:num_episodes]
+
+
+def _build_agent(args, env):
+    """The agent of --agent_config (mimickit.learning.agent_builder)."""
+    from mimickit.learning.agent_builder import build_agent
+    return build_agent(args["agent_config"], env, args["devices"].split(",")[0].strip())
+
+
+def test_summary(result):
+    """One line: mean_return, mean_episode_length (s), full_episode_frac (episodes that reached the
+    time limit) and, for tracking envs, tracking_error_m (mean body-position error over all steps)."""
+    line = "mean_return=%.4f mean_episode_length=%.2f full_episode_frac=%.3f" % (
+        result["mean_return"], result["mean_episode_length"], result["full_episode_frac"])
+    if "tracking_error_m" in result:
+        line += " tracking_error_m=%.4f" % result["tracking_error_m"]
+    return line + " episodes=%d" % result["episodes"]
+
+
+def _summary(returns, lengths):
+    n = len(returns)
+    return "mean_return=%.4f mean_episode_length=%.2f episodes=%d" % (
+        sum(returns) / max(n, 1), sum(lengths) / max(n, 1), n)
+
+
+def run(args):
+    """Builds the env (and agent) and trains or tests -> exit code."""
+    from mimickit.engines.engine import ConfigError
+    from mimickit.envs.env_builder import build_env
+
+    device = args["devices"].split(",")[0].strip()
+    if args["seed"] is not None:
+        seed_everything(args["seed"])
+    if args["mode"] == "train" and not args["agent_config"]:
+        raise UsageError("train needs --agent_config")
+    try:
+        env = build_env(args["env_config"], args["engine_config"], args["num_envs"], device, args["visualize"],
+                        overrides={"motion_file": args["motion_file"]})
+    except ConfigError:
+        raise
+    except ValueError as e:  # MJCF and motion data problems found while building
+        raise ConfigError(str(e)) from e
+    from mimickit.envs.view_motion_env import ViewMotionEnv
+    kinematic = isinstance(env, ViewMotionEnv)
+    try:
+        if args["mode"] == "train":
+            if kinematic:
+                raise UsageError("train: env '%s' plays clips kinematically; there is nothing to train"
+                                 % args["env_config"])
+            agent = _build_agent(args, env)
+            if args["model_file"]:
+                agent.load(args["model_file"])  # resume
+            out_dir = args["out_dir"]
+            os.makedirs(out_dir, exist_ok=True)
+            agent.train(args["max_samples"] or 2 ** 62,
+                        out_model_file=args["out_model_file"] or os.path.join(out_dir, "model.pt"),
+                        log_file=args["log_file"] or os.path.join(out_dir, "log.txt"), logger=args["logger"])
+            return 0
+        if args["agent_config"] and not kinematic:
+            agent = _build_agent(args, env)
+            if args["model_file"]:
+                agent.load(args["model_file"], weights_only=True)
+            result = agent.test(args["test_episodes"])
+            print(test_summary(result), flush=True)
+            return 0
+        returns, lengths = run_test_episodes(env, args["test_episodes"])
+        print(_summary(returns, lengths), flush=True)
+        return 0
+    finally:
+        env.close()
+
+
+def main(argv=None):
+    """-> exit code: 0, 2 for a bad flag, 1 for a bad config or a failed simulation."""
+    try:
+        args = parse_args(sys.argv[1:] if argv is None else argv)  # before any heavy import
+        return run(args)
+    except UsageError as e:
+        _error(e)
+        return 2
+    except Exception as e:
+        if not _is_user_error(e):
+            raise
+        _error(e)
+        return 1
+
+
+def _is_user_error(e):
+    """Errors about the user's files or the simulation, reported in one line (others are bugs)."""
+    from mimickit.anim.motion import MotionFormatError
+    from mimickit.engines.engine import ConfigError
+    from mimickit.envs.base_env import SimulationError
+    errors = (ConfigError, FileNotFoundError, MotionFormatError, SimulationError)
+    try:
+        from mimickit.learning.base_agent import CheckpointError
+        errors += (CheckpointError,)
+    except ImportError:
+        pass
+    return isinstance(e, errors)
+
+
+def _error(e):
+    print("error: %s" % " ".join(str(e).split()), file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,175 @@
+"""DeepMimic env and agents end to end: the tracking reward, RSI, termination, train/test/resume."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+import yaml
+
+from mimickit.envs.base_env import DoneFlags
+from mimickit.envs.env_builder import build_env
+from mimickit.learning.agent_builder import build_agent
+from mimickit.learning.logger import read_log
+
+from conftest import REPO_ROOT
+
+ENV_CFG = os.path.join(REPO_ROOT, "data", "envs", "deepmimic_humanoid_env.yaml")
+ENGINE_CFG = os.path.join(REPO_ROOT, "data", "engines", "mujoco_engine.yaml")
+PPO_CFG = os.path.join(REPO_ROOT, "data", "agents", "deepmimic_humanoid_ppo_agent.yaml")
+
+
+def make_env(num_envs=4, motion="walk", **overrides):
+    overrides.setdefault("motion_file", os.path.join(REPO_ROOT, "data", "motions", "humanoid",
+                                                     "humanoid_%s.pkl" % motion))
+    return build_env(ENV_CFG, ENGINE_CFG, num_envs, overrides=overrides)
+
+
+def tiny_agent_config(tmp_path, agent_name="PPO", **extra):
+    with open(PPO_CFG) as f:
+        cfg = yaml.safe_load(f)
+    cfg["agent_name"] = agent_name
+    if agent_name == "AWR":
+        cfg.pop("ppo_clip_ratio")
+        cfg.update(awr_temp=1.0, a_weight_clip=20.0)
+    cfg["model"].update(actor_net="fc_1layers_32units", critic_net="fc_1layers_32units")
+    cfg.update(steps_per_iter=8, iters_per_output=2, test_episodes=2)
+    cfg.update(extra)
+    path = tmp_path / ("%s_agent.yaml" % agent_name.lower())
+    path.write_text(yaml.safe_dump(cfg))
+    return str(path)
+
+
+@pytest.mark.parametrize("motion", ["walk", "spinkick"])
+def test_reward_is_one_on_the_reference_and_falls_with_pose_error(motion):
+    torch.manual_seed(1)
+    env = make_env(6, motion)
+    env.reset()  # RSI: every env starts in the reference state at a random time
+    reward = env._compute_reward()
+    assert torch.allclose(reward, torch.ones_like(reward), atol=1e-5), reward
+    assert env._tracking_error.max() < 1e-4
+    # bend the right shoulder further and further away from the reference
+    ref_dof = env.engine.get_dof_pos().clone()
+    col = env.char_model.sim_dof_names().index("right_shoulder_y")
+    rewards = []
+    for delta in (0.0, 0.2, 0.5, 1.0):
+        dof = ref_dof.clone()
+        dof[:, col] += delta
+        e = env.engine
+        env.set_char_state(env._all_ids(), e.get_root_pos().clone(), e.get_root_rot().clone(),
+                           e.get_root_vel().clone(), e.get_root_ang_vel().clone(), dof, e.get_dof_vel().clone())
+        rewards.append(env._compute_reward())
+    for a, b in zip(rewards, rewards[1:]):
+        assert torch.all(b < a)
+    assert torch.all(env.reward_terms["pose"] < 1.0) and torch.all(env.reward_terms["root_pose"] > 0.999)
+    env.close()
+
+
+def test_rsi_samples_reference_states_and_future_targets_are_observed():
+    torch.manual_seed(2)
+    env = make_env(8)
+    env.reset()
+    t0 = env.motion_times()
+    assert t0.std() > 0.05  # different start times
+    frame = env.motion_lib.calc_motion_frame(env.get_motion_ids(), t0)
+    assert torch.allclose(env.engine.get_root_pos(), frame.root_pos, atol=1e-5)
+    assert env.obs_dim == env.get_obs().shape[1] == 167 + 3 * env.tar_obs_size
+    env.close()
+
+
+def test_pose_termination_and_tracking_error_in_info():
+    torch.manual_seed(3)
+    env = make_env(4, pose_termination_dist=0.05, enable_early_termination=False)
+    env.reset()
+    fails = 0
+    for _ in range(15):  # torque-free limbs: holding a wrong pose drifts off the reference
+        _, _, done, info = env.step(torch.full((4, env.act_dim), 0.9))
+        assert info["tracking_error_m"].shape == (4,) and torch.all(info["tracking_error_m"] >= 0)
+        fails += int((done == DoneFlags.FAIL).sum())
+    assert fails > 0
+    env.close()
+
+
+def test_train_then_test_reports_tracking(tmp_path):
+    torch.manual_seed(4)
+    env = make_env(4)
+    agent = build_agent(tiny_agent_config(tmp_path), env)
+    agent.train(max_samples=4 * 8 * 4, out_model_file=str(tmp_path / "model.pt"),
+                log_file=str(tmp_path / "log.txt"), progress=False)
+    log = read_log(str(tmp_path / "log.txt"))
+    assert log["iteration"] == [2.0, 4.0] and log["samples"] == [64.0, 128.0]
+    for col in ("test_return", "test_episode_length", "tracking_error_m", "actor_loss", "critic_loss"):
+        assert len(log[col]) == 2
+    result = agent.test(3)
+    assert result["episodes"] >= 3 and 0.0 <= result["full_episode_frac"] <= 1.0
+    assert 0.0 <= result["tracking_error_m"] < 2.0
+    env.close()
+
+
+def test_awr_trains_and_logs_its_losses(tmp_path):
+    torch.manual_seed(5)
+    env = make_env(4)
+    agent = build_agent(tiny_agent_config(tmp_path, "AWR"), env)
+    agent.train(max_samples=64, out_model_file=str(tmp_path / "awr.pt"), log_file=str(tmp_path / "log.txt"),
+                progress=False)
+    log = read_log(str(tmp_path / "log.txt"))
+    assert all(c in log for c in ("actor_loss", "critic_loss", "mean_weight"))
+    env.close()
+
+
+def test_checkpoint_restores_counters_normalizer_and_optimizer(tmp_path):
+    torch.manual_seed(6)
+    cfg = tiny_agent_config(tmp_path)
+    env = make_env(4)
+    agent = build_agent(cfg, env)
+    agent.train(max_samples=64, out_model_file=str(tmp_path / "m.pt"), log_file=str(tmp_path / "log.txt"),
+                progress=False)
+    fresh = build_agent(cfg, env)
+    fresh.load(str(tmp_path / "m.pt"))
+    assert (fresh.iteration, fresh.sample_count) == (agent.iteration, agent.sample_count) == (2, 64)
+    assert torch.equal(fresh.model.obs_norm.mean, agent.model.obs_norm.mean)
+    assert fresh.model.obs_norm.count.item() == agent.model.obs_norm.count.item() > 0
+    for k, v in agent.actor_optimizer.state_dict()["state"].items():
+        assert torch.equal(fresh.actor_optimizer.state_dict()["state"][k]["exp_avg"], v["exp_avg"])
+    env.close()
+
+
+def test_checkpoint_from_another_character_is_refused(tmp_path):
+    env = make_env(2)
+    agent = build_agent(tiny_agent_config(tmp_path), env)
+    bad = tmp_path / "other.pt"
+    state = {"model": {}, "obs_dim": 99, "act_dim": 7, "char_file": "robot.xml"}
+    torch.save(state, str(bad))
+    with pytest.raises(ValueError, match="other.pt.*obs_dim 99.*robot.xml"):
+        agent.load(str(bad))
+    env.close()
+
+
+def test_killed_run_resumes_from_its_checkpoint(tmp_path):
+    cfg = tiny_agent_config(tmp_path, iters_per_output=1)
+    out = tmp_path / "run"
+    cmd = [sys.executable, os.path.join(REPO_ROOT, "mimickit", "run.py"), "--mode", "train",
+           "--env_config", ENV_CFG, "--agent_config", cfg, "--num_envs", "4", "--out_dir", str(out),
+           "--seed", "0"]
+    proc = subprocess.Popen(cmd + ["--max_samples", "100000"], cwd=REPO_ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    model = out / "model.pt"
+    deadline = time.time() + 120
+    try:
+        while time.time() < deadline and not (model.exists() and len(read_log(str(out / "log.txt"))["iteration"]) >= 3):
+            time.sleep(0.2)
+            assert proc.poll() is None, proc.stderr.read().decode()
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    before = read_log(str(out / "log.txt"))["iteration"]
+    killed_at = torch.load(str(model), weights_only=True)["iteration"]
+    assert killed_at >= 3
+    res = subprocess.run(cmd + ["--model_file", str(model), "--max_samples", str((killed_at + 2) * 32)],
+                         cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    after = read_log(str(out / "log.txt"))["iteration"]
+    # the resumed run continues the count where the checkpoint left it, in the same log
+    assert after[:len(before)] == before and after[-1] == killed_at + 2 and after[len(before)] == killed_at + 1
