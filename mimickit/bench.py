@@ -6,12 +6,14 @@ engine: for each env count, in the same run,
   stepped with random actions, observations, early termination and resets included;
 - raw: the MuJoCo ceiling, ``mujoco.rollout.Rollout`` stepping the env's own compiled scene model
   with the same thread count, one rollout call of ``substeps`` physics steps per control step,
-  random PD targets in the joint ranges, and a character that touches the ground with a body the
-  env does not allow restarting from the initial state (the env's early termination), so that
-  both carry the same contact load. Counted in control steps (physics steps / substeps).
+  random PD targets in the joint ranges, and the env's early termination (a character touching
+  the ground with a body the env does not allow restarts from the initial state), so that both
+  carry the same contact load. Counted in control steps (physics steps / substeps).
 
 Each repeat times the env, then raw, for at least ``--min_time`` seconds (or exactly ``--steps``
 control steps); the figures are the medians of ``--repeats`` interleaved repeats, after a warm-up.
+``--torch_threads 1`` runs the env's tensor work on one thread (torch's default is one per core,
+which competes with MuJoCo's threads); ``--profile`` adds a cProfile of the env.
 """
 import argparse
 import cProfile
@@ -42,6 +44,17 @@ def num_cores():
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
+
+
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 # ---------------------------------------------------------------- the two workloads
@@ -178,10 +191,11 @@ def profile_env(runner, seconds, top=25):
 def bench_engine(args):
     threads = args.threads if args.threads > 0 else num_cores()
     cores = num_cores()
+    if args.torch_threads > 0:
+        torch.set_num_threads(args.torch_threads)
     print("# mimickit.bench engine  %s" % datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"))
-    print("# machine: %d cores (%s, %s), threads: %d, torch threads: %d, load average: %s"
-          % (cores, platform.machine(), platform.processor() or platform.system(), threads,
-             torch.get_num_threads(), " ".join("%.2f" % x for x in os.getloadavg())))
+    print("# machine: %d cores, %s; simulation threads: %d, torch threads: %d, load average: %s"
+          % (cores, cpu_name(), threads, torch.get_num_threads(), " ".join("%.2f" % x for x in os.getloadavg())))
     print("# python %s, torch %s, mujoco %s, numpy %s" % (platform.python_version(), torch.__version__,
                                                            mujoco.__version__, np.__version__))
     what = ("%d control steps" % args.steps) if args.steps else ("at least %.1f s" % args.min_time)
@@ -243,6 +257,8 @@ def main(argv=None):
     eng.add_argument("--steps", type=int, default=None,
                      help="control steps per timed repeat (default: as many as fit in --min_time)")
     eng.add_argument("--threads", type=int, default=0, help="simulation threads (0: every core)")
+    eng.add_argument("--torch_threads", type=int, default=0,
+                     help="torch intra-op threads for the env's tensor work (0: torch's default)")
     eng.add_argument("--min_time", type=float, default=2.0, help="seconds per timed repeat")
     eng.add_argument("--repeats", type=int, default=3)
     eng.add_argument("--warmup", type=float, default=0.5, help="seconds of warm-up per workload")

@@ -173,3 +173,36 @@ def test_killed_run_resumes_from_its_checkpoint(tmp_path):
     after = read_log(str(out / "log.txt"))["iteration"]
     # the resumed run continues the count where the checkpoint left it, in the same log
     assert after[:len(before)] == before and after[-1] == killed_at + 2 and after[len(before)] == killed_at + 1
+
+
+def test_actor_only_checkpoint_plays_like_the_full_one(tmp_path):
+    torch.manual_seed(7)
+    cfg = tiny_agent_config(tmp_path)
+    env = make_env(3)
+    agent = build_agent(cfg, env)
+    agent.train(max_samples=48, out_model_file=str(tmp_path / "m.pt"), log_file=str(tmp_path / "log.txt"),
+                progress=False)
+    actor_file = tmp_path / "m_actor.pt"  # written beside every training checkpoint
+    assert actor_file.exists() and actor_file.stat().st_size < (tmp_path / "m.pt").stat().st_size
+    player = build_agent(cfg, env)
+    player.load(str(actor_file), weights_only=True)
+    obs = env.get_obs()
+    a_full, _ = agent.model.act(obs, deterministic=True)
+    a_half, _ = player.model.act(obs, deterministic=True)
+    assert torch.allclose(a_full, a_half, atol=2e-2)  # fp16 weights
+    with pytest.raises(ValueError, match="actor-only"):
+        build_agent(cfg, env).load(str(actor_file))  # cannot resume training from it
+    env.close()
+
+
+def test_plot_log_draws_the_columns(tmp_path):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("plot_log", os.path.join(REPO_ROOT, "tools", "plot_log.py"))
+    plot_log = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(plot_log)
+    log = tmp_path / "log.txt"
+    log.write_text("iteration samples test_return test_episode_length\n1 100 1.5 0.5\n2 200 2.5 0.9\n")
+    fig = plot_log.plot(str(log), out=str(tmp_path / "curves.png"))
+    assert (tmp_path / "curves.png").stat().st_size > 1000
+    assert [ax.get_title() for ax in fig.axes] == ["test_return", "test_episode_length"]
+    assert list(fig.axes[0].lines[0].get_ydata()) == [1.5, 2.5]

@@ -141,6 +141,15 @@ def test_dof_order_matches_kinematic_model(humanoid_xml, char_model):
     assert torch.equal(engine.get_dof_limits(), expect)
     assert engine.get_torque_limits().shape == (engine.num_dofs,)
     assert float(engine.get_torque_limits()[names.index("right_knee")]) == 150.0
+    # bending the right knee turns the right shin and foot, and nothing else
+    rest_rot = engine.get_body_rot().clone()
+    dof = torch.zeros(1, engine.num_dofs)
+    dof[0, names.index("right_knee")] = 1.0
+    engine.set_dof_state([0], dof, torch.zeros_like(dof))
+    engine.refresh_after_reset()
+    turned = rot.quat_diff_angle(engine.get_body_rot()[0].double(), rest_rot[0].double()) > 1e-6
+    moved = [char_model.body_names[b] for b in torch.nonzero(turned).flatten().tolist()]
+    assert moved == ["right_shin", "right_foot"], moved
 
 
 # ---------------------------------------------------------------- velocities
@@ -302,3 +311,19 @@ def test_bad_config_names_file_and_key(humanoid_xml, tmp_path, overrides, key):
     assert path in msg and key in msg, msg
     if key == "sim_frq":
         assert "sim_freq" in msg  # the suggestion
+
+
+# ---------------------------------------------------------------- the benchmark script
+
+def test_bench_engine_smoke(capsys):
+    """`python -m mimickit.bench engine` runs and prints its documented line per env count."""
+    import re
+    from mimickit import bench
+    assert bench.main(["engine", "--num_envs", "2", "--steps", "2", "--repeats", "1", "--warmup", "0",
+                       "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "simulation threads: 1" in out
+    line = re.search(r"envs=2 env_steps_per_s=(\d+) raw_steps_per_s=(\d+) ratio=([\d.]+)", out)
+    assert line is not None, out
+    assert float(line.group(1)) > 0 and float(line.group(2)) > 0
+

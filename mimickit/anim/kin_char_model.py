@@ -16,7 +16,9 @@ import math
 import mujoco
 import torch
 
+from mimickit.anim.hinge_chains import HingeChains
 from mimickit.util import rotations as rot
+from mimickit.util.indexing import take
 
 
 class JointType(enum.Enum):
@@ -103,6 +105,7 @@ class KinCharModel:
                                            device=self.device)
         self.body_masses = torch.tensor(m.body_mass[1:], dtype=torch.float32, device=self.device)
         self.dof_limits = self._collect_limits()
+        self._build_layout()
 
     def _make_joint(self, m, b, jids, types, dof_offset):
         bname = self.body_names[b]
@@ -175,35 +178,128 @@ class KinCharModel:
                           for i in range(len(j.qvel_adr))]
         return names
 
+    # ---------------- batched layout ----------------
+    def _build_layout(self):
+        """Index tensors that convert all joints of a kind in one batched operation (on the GPU each
+        operation is a kernel launch, far costlier than its arithmetic): the S 3-DoF joints as exp maps
+        [..., S, 3], the H hinges as angles [..., H], and the C three-hinge chains (the 3-DoF joints
+        that are not ball joints) through HingeChains."""
+        dev = self.device
+        lt = lambda x: torch.tensor(x, dtype=torch.long, device=dev)
+        movable = self.movable_joints
+        sph = [j for j in movable if j.type == JointType.SPHERE]
+        hng = [j for j in movable if j.type == JointType.HINGE]
+        chains = [j for j in sph if not j.is_ball]
+        self._balls = [j for j in sph if j.is_ball]
+        fixed = [j.body_id for j in self.joints if j.type == JointType.FIXED]
+        cols3 = lambda j: list(range(j.dof_offset, j.dof_offset + 3))
+        self._sph_bodies = lt([j.body_id for j in sph])  # [S]
+        self._sph_cols = lt([cols3(j) for j in sph]).reshape(-1, 3)  # [S, 3] motion-DoF columns
+        self._hng_bodies = lt([j.body_id for j in hng])  # [H]
+        self._hng_cols = lt([j.dof_offset for j in hng])  # [H]
+        self._hng_axes = torch.stack([j.hinge_axes[0] for j in hng]) if hng else torch.zeros(0, 3)  # [H, 3]
+        # motion DoFs [..., num_dofs] = cat([sphere exp maps [..., 3S], hinge angles [..., H]])[..., _dof_perm]
+        self._dof_perm = torch.argsort(lt(sum([cols3(j) for j in sph], []) + [j.dof_offset for j in hng]))
+        # local rotations [..., B, 4] = cat([sphere, hinge, identity (root and fixed)])[..., _body_perm, :]
+        self._body_perm = torch.argsort(lt([j.body_id for j in sph] + [j.body_id for j in hng] + fixed))
+        self._num_fixed = len(fixed)
+        # sim coordinates: per movable joint in depth-first order, 3 (chain or ball) or 1 (hinge)
+        sim_start, i = {}, 0
+        for j in movable:
+            sim_start[j.body_id] = i
+            i += len(j.qvel_adr)
+        self._chain_cols = lt([cols3(j) for j in chains]).reshape(-1, 3)  # [C, 3]
+        self._chain_sim = lt([[sim_start[j.body_id] + k for k in range(3)] for j in chains]).reshape(-1, 3)
+        self._chain_qpos = lt([j.qpos_adr for j in chains]).reshape(-1, 3)  # [C, 3]
+        self._hng_sim = lt([sim_start[j.body_id] for j in hng])  # [H]
+        self._hng_qpos = lt([j.qpos_adr[0] for j in hng])  # [H]
+        # sim coordinates [..., D] = cat([chain angles [..., 3C], hinge angles [..., H]])[..., _sim_perm]
+        self._sim_perm = torch.argsort(torch.cat([self._chain_sim.flatten(), self._hng_sim]))
+        self.hinge_chains = None
+        if chains:
+            self.hinge_chains = HingeChains(torch.stack([j.hinge_axes for j in chains]),
+                                            torch.stack([j.limits for j in chains]), dev)
+        self._build_fk_levels()
+        self._cache = {}
+
+    def _build_fk_levels(self):
+        """Bodies grouped by depth in the tree: forward kinematics handles one level at a time (the
+        humanoid's 14 non-root bodies in 4 levels). Per level: its bodies, each parent's position in
+        the previous level (None where broadcasting does without a gather), and which terms exist."""
+        nb = self.num_bodies
+        depth = [0] * nb
+        for b in range(1, nb):
+            depth[b] = depth[self.parent_indices[b]] + 1
+        prev, order, self._fk_levels = [0], [0], []
+        for d in range(1, max(depth) + 1):
+            bodies = [b for b in range(nb) if depth[b] == d]
+            parents = [prev.index(self.parent_indices[b]) for b in bodies]
+            rests = self.body_rest_rots[bodies]
+            anchors = torch.zeros(len(bodies), 3)
+            for n, b in enumerate(bodies):
+                j = self.joints[b]
+                if j.type != JointType.FIXED and j.anchor is not None:
+                    anchors[n] = j.anchor
+            self._fk_levels.append(dict(
+                bodies=torch.tensor(bodies, device=self.device),
+                # a single parent broadcasts; a one-to-one parent list in order needs no gather either
+                parents=None if len(prev) == 1 or parents == list(range(len(prev))) else
+                torch.tensor(parents, device=self.device),
+                offsets=self.body_offsets[bodies],  # [n, 3]
+                # identity rest rotations are skipped (q * identity == q exactly)
+                rests=None if bool((rests == rests.new_tensor([0.0, 0.0, 0.0, 1.0])).all()) else rests,
+                # rotation about a joint anchor off the body origin (zero anchors add exactly zero)
+                anchors=anchors.to(self.device) if bool(anchors.abs().max() > 0) else None))
+            prev = bodies
+            order += bodies
+        self._fk_perm = torch.argsort(torch.tensor(order, device=self.device))  # level order -> body order
+
+    def _consts(self, ref):
+        """Float constants in ref's dtype and on its device, converted once."""
+        key = (ref.dtype, ref.device)
+        c = self._cache.get(key)
+        if c is None:
+            f = lambda t: None if t is None else t.to(device=ref.device, dtype=ref.dtype)
+            ident = torch.zeros(self._num_fixed, 4, dtype=ref.dtype, device=ref.device)
+            ident[:, 3] = 1.0
+            c = self._cache[key] = dict(
+                hng_axes=f(self._hng_axes), identity=ident,  # [H, 3], [F, 4]
+                levels=[{k: (v if k in ("bodies", "parents") else f(v)) for k, v in lv.items()}
+                        for lv in self._fk_levels])
+        return c
+
+    def _assemble(self, sph, hng, perm):
+        """cat([sph [..., S, 3] flattened, hng [..., H]]) -> [..., 3S + H] reordered by perm."""
+        return take(torch.cat([sph.flatten(-2), hng], dim=-1), -1, perm)
+
+    def _chain_part(self, x, fn):
+        """fn(x) for the three-hinge chains, or an empty [..., 0, 3] when the character has none."""
+        return x.new_zeros(x.shape[:-2] + (0, 3)) if self.hinge_chains is None else fn(x)
+
+    def _require_hinges_only(self, what, instead):
+        if self._balls:
+            raise ValueError("%s: joint '%s' is a ball joint; %s works on hinge coordinates only, use %s"
+                             % (self.file, self._balls[0].name, what, instead))
+
     # ---------------- DoFs <-> local rotations ----------------
     def dof_to_local_rot(self, dof):
         """dof [..., num_dofs] -> joint rotations [..., num_bodies, 4] (identity for root/fixed)."""
-        batch = dof.shape[:-1]
-        rots = rot.quat_identity(batch + (self.num_bodies,), device=dof.device, dtype=dof.dtype)
-        rots = rots.clone()
-        for j in self.movable_joints:
-            d = dof[..., self.joint_dof_slice(j)]
-            if j.type == JointType.SPHERE:
-                rots[..., j.body_id, :] = rot.exp_map_to_quat(d)
-            else:
-                axis = j.hinge_axes[0].to(dof).expand(batch + (3,))
-                rots[..., j.body_id, :] = rot.axis_angle_to_quat(axis, d[..., 0])
-        return rots
+        c = self._consts(dof)
+        q_sph = rot.exp_map_to_quat(take(dof, -1, self._sph_cols))  # [..., S, 4]
+        q_hng = rot.axis_angle_to_quat(c["hng_axes"], take(dof, -1, self._hng_cols))  # [..., H, 4]
+        ident = c["identity"].expand(dof.shape[:-1] + c["identity"].shape)  # [..., F, 4]
+        return take(torch.cat([q_sph, q_hng, ident], dim=-2), -2, self._body_perm)
 
-    def local_rot_to_dof(self, local_rot):
-        """local_rot [..., num_bodies, 4] -> dof [..., num_dofs]; hinges take the twist about their axis."""
-        batch = local_rot.shape[:-2]
-        dof = local_rot.new_zeros(batch + (self.num_dofs,))
-        for j in self.movable_joints:
-            q = local_rot[..., j.body_id, :]
-            if j.type == JointType.SPHERE:
-                dof[..., self.joint_dof_slice(j)] = rot.quat_to_exp_map(q)
-            else:
-                axis = j.hinge_axes[0].to(q)
-                # signed angle of the rotation's component about the hinge axis (swing-twist)
-                s = (q[..., :3] * axis).sum(-1)
-                dof[..., j.dof_offset] = rot.wrap_to_pi(2.0 * torch.atan2(s, q[..., 3]))
-        return dof
+    def local_rot_to_dof(self, local_rot, hinge_angles=None):
+        """local_rot [..., num_bodies, 4] -> dof [..., num_dofs]; hinges take the twist about their axis,
+        or hinge_angles [..., H] (hinges in joint order) when given."""
+        e = rot.quat_to_exp_map(take(local_rot, -2, self._sph_bodies))  # [..., S, 3]
+        if hinge_angles is None:
+            q = take(local_rot, -2, self._hng_bodies)  # [..., H, 4]
+            # signed angle of the rotation's component about the hinge axis (swing-twist)
+            s = (q[..., :3] * self._consts(q)["hng_axes"]).sum(-1)
+            hinge_angles = rot.wrap_to_pi(2.0 * torch.atan2(s, q[..., 3]))
+        return self._assemble(e, hinge_angles, self._dof_perm)
 
     # ---------------- motion DoFs <-> sim coordinates ----------------
     def dof_to_sim(self, dof):
@@ -212,30 +308,32 @@ class KinCharModel:
         Three-hinge joints: of the equivalent hinge-angle solutions (two Tait-Bryan solutions, each
         angle shifted by 2 pi), take the one inside the joint limits, else the least outside.
         """
-        parts = []
-        for j in self.movable_joints:
-            d = dof[..., self.joint_dof_slice(j)]
-            if j.is_ball:
-                raise ValueError("%s: joint '%s' is a ball joint; use dof_to_qpos" % (self.file, j.name))
-            if j.type == JointType.SPHERE:
-                parts.append(_hinge_angles_in_limits(rot.exp_map_to_quat(d), j.hinge_axes.to(d),
-                                                     j.limits.to(d)))
-            else:
-                parts.append(d)
-        return torch.cat(parts, dim=-1)
+        self._require_hinges_only("dof_to_sim", "dof_to_qpos")
+        q = rot.exp_map_to_quat(take(dof, -1, self._chain_cols))  # [..., C, 4]
+        angles = self._chain_part(q, self.hinge_chains.angles_in_limits if self.hinge_chains else None)
+        return self._assemble(angles, take(dof, -1, self._hng_cols), self._sim_perm)
 
     def sim_to_dof(self, sim_dof):
         """MuJoCo hinge coordinates [..., num_sim_dofs] -> motion DoFs [..., num_dofs]."""
-        parts, i = [], 0
-        for j in self.movable_joints:
-            n = len(j.qvel_adr)
-            a = sim_dof[..., i:i + n]
-            if j.type == JointType.SPHERE:
-                parts.append(rot.quat_to_exp_map(rot.hinge_chain_to_quat(a, j.hinge_axes.to(a))))
-            else:
-                parts.append(a)
-            i += n
-        return torch.cat(parts, dim=-1)
+        self._require_hinges_only("sim_to_dof", "qpos_to_dof")
+        q = self._chain_part(take(sim_dof, -1, self._chain_sim), lambda a: rot.quat_to_exp_map(self.hinge_chains.to_quat(a)))
+        return self._assemble(q, take(sim_dof, -1, self._hng_sim), self._dof_perm)
+
+    def sim_vel_to_dof_vel(self, sim_dof, sim_vel):
+        """Hinge rates sim_vel [..., D] at hinge angles sim_dof [..., D] -> motion-layout DoF velocities
+        [..., num_dofs]: per 3-DoF joint its angular velocity in its own (child) frame, per hinge its rate."""
+        self._require_hinges_only("sim_vel_to_dof_vel", "MuJoCo's qvel")
+        w = self._chain_part(take(sim_dof, -1, self._chain_sim), lambda a: self.hinge_chains.angular_velocity(
+            a, take(sim_vel, -1, self._chain_sim)))
+        return self._assemble(w, take(sim_vel, -1, self._hng_sim), self._dof_perm)
+
+    def dof_vel_to_sim_vel(self, sim_dof, dof_vel):
+        """Inverse of sim_vel_to_dof_vel: motion-layout DoF velocities [..., num_dofs] at hinge angles
+        sim_dof [..., D] -> hinge rates [..., D] (damped least squares through gimbal lock)."""
+        self._require_hinges_only("dof_vel_to_sim_vel", "MuJoCo's qvel")
+        rates = self._chain_part(take(sim_dof, -1, self._chain_sim), lambda a: self.hinge_chains.rates(
+            a, take(dof_vel, -1, self._chain_cols)))
+        return self._assemble(rates, take(dof_vel, -1, self._hng_cols), self._sim_perm)
 
     def dof_to_qpos(self, root_pos, root_rot, dof):
         """Full MuJoCo qpos [..., nq] (free joint quaternion in wxyz) of a pose."""
@@ -243,15 +341,12 @@ class KinCharModel:
         qpos = dof.new_zeros(dof.shape[:-1] + (m.nq,))
         qpos[..., self.root_qpos_adr:self.root_qpos_adr + 3] = root_pos
         qpos[..., self.root_qpos_adr + 3:self.root_qpos_adr + 7] = root_rot[..., [3, 0, 1, 2]]
-        for j in self.movable_joints:
-            d = dof[..., self.joint_dof_slice(j)]
-            if j.is_ball:
-                qpos[..., j.qpos_adr] = rot.exp_map_to_quat(d)[..., [3, 0, 1, 2]]
-            elif j.type == JointType.SPHERE:
-                qpos[..., j.qpos_adr] = _hinge_angles_in_limits(rot.exp_map_to_quat(d), j.hinge_axes.to(d),
-                                                                j.limits.to(d))
-            else:
-                qpos[..., j.qpos_adr] = d
+        for j in self._balls:
+            qpos[..., j.qpos_adr] = rot.exp_map_to_quat(dof[..., self.joint_dof_slice(j)])[..., [3, 0, 1, 2]]
+        if self.hinge_chains is not None:
+            angles = self.hinge_chains.angles_in_limits(rot.exp_map_to_quat(take(dof, -1, self._chain_cols)))
+            qpos[..., self._chain_qpos.flatten()] = angles.flatten(-2)
+        qpos[..., self._hng_qpos] = take(dof, -1, self._hng_cols)
         return qpos
 
     def qpos_to_dof(self, qpos):
@@ -260,71 +355,37 @@ class KinCharModel:
         root_pos = qpos[..., a:a + 3]
         root_rot = rot.quat_normalize(qpos[..., a + 3:a + 7][..., [1, 2, 3, 0]])
         dof = qpos.new_zeros(qpos.shape[:-1] + (self.num_dofs,))
-        for j in self.movable_joints:
-            q = qpos[..., j.qpos_adr]
-            if j.is_ball:
-                dof[..., self.joint_dof_slice(j)] = rot.quat_to_exp_map(q[..., [1, 2, 3, 0]])
-            elif j.type == JointType.SPHERE:
-                dof[..., self.joint_dof_slice(j)] = rot.quat_to_exp_map(
-                    rot.hinge_chain_to_quat(q, j.hinge_axes.to(q)))
-            else:
-                dof[..., j.dof_offset] = q[..., 0]
+        for j in self._balls:
+            dof[..., self.joint_dof_slice(j)] = rot.quat_to_exp_map(qpos[..., j.qpos_adr][..., [1, 2, 3, 0]])
+        if self.hinge_chains is not None:
+            e = rot.quat_to_exp_map(self.hinge_chains.to_quat(take(qpos, -1, self._chain_qpos)))  # [..., C, 3]
+            dof[..., self._chain_cols.flatten()] = e.flatten(-2)
+        dof[..., self._hng_cols] = take(qpos, -1, self._hng_qpos)
         return root_pos, root_rot, dof
 
     # ---------------- forward kinematics ----------------
     def forward_kinematics(self, root_pos, root_rot, dof):
         """root_pos [..., 3], root_rot [..., 4] (xyzw), dof [..., num_dofs]
-        -> body_pos [..., num_bodies, 3], body_rot [..., num_bodies, 4] in the world frame."""
+        -> body_pos [..., num_bodies, 3], body_rot [..., num_bodies, 4] in the world frame.
+
+        One tree level at a time, all bodies of the level together; per body:
+        frame = parent * (offset, rest rotation), body rotation = frame rotation * joint rotation."""
         local = self.dof_to_local_rot(dof)
-        offsets = self.body_offsets.to(dof)
-        rests = self.body_rest_rots.to(dof)
-        pos, rots = [root_pos], [root_rot]
-        for b in range(1, self.num_bodies):
-            p = self.parent_indices[b]
-            frame_rot = rot.quat_mul(rots[p], rests[b].expand_as(rots[p]))
-            frame_pos = pos[p] + rot.quat_rotate(rots[p], offsets[b].expand_as(pos[p]))
-            body_rot = rot.quat_mul(frame_rot, local[..., b, :])
-            joint = self.joints[b]
-            if joint.type != JointType.FIXED and joint.anchor is not None and bool(joint.anchor.abs().max() > 0):
+        pos, rots = [root_pos.unsqueeze(-2)], [root_rot.unsqueeze(-2)]  # per level [..., n, 3 | 4]
+        for lv in self._consts(dof)["levels"]:
+            p_pos, p_rot = pos[-1], rots[-1]
+            if lv["parents"] is not None:
+                p_pos, p_rot = take(p_pos, -2, lv["parents"]), take(p_rot, -2, lv["parents"])
+            frame_rot = p_rot if lv["rests"] is None else rot.quat_mul(p_rot, lv["rests"])
+            frame_pos = p_pos + rot.quat_rotate(p_rot, lv["offsets"])
+            body_rot = rot.quat_mul(frame_rot, take(local, -2, lv["bodies"]))
+            if lv["anchors"] is not None:
                 # rotation about the joint anchor, which stays where the rest pose puts it
-                anchor = joint.anchor.to(dof).expand_as(frame_pos)
+                anchor = lv["anchors"]
                 frame_pos = frame_pos + rot.quat_rotate(frame_rot, anchor) - rot.quat_rotate(body_rot, anchor)
             pos.append(frame_pos)
             rots.append(body_rot)
-        return torch.stack(pos, dim=-2), torch.stack(rots, dim=-2)
-
-
-def _hinge_angles_in_limits(q, axes, limits):
-    """q [..., 4] -> hinge angles [..., 3]: the equivalent solution nearest the limits [3, 2]."""
-    canon = rot.quat_to_hinge_chain(q, axes)
-    a, b, c = canon.unbind(-1)
-    # the second Tait-Bryan solution, expressed in the signed hinge angles
-    sgn = torch.tensor(rot._axis_index_and_sign(axes)[1], dtype=q.dtype, device=q.device)
-    base = canon * sgn
-    alt = torch.stack([base[..., 0] + math.pi, math.pi - base[..., 1], base[..., 2] + math.pi], dim=-1) * sgn
-    cands = []
-    two_pi = 2.0 * math.pi
-    for sol in (canon, rot.wrap_to_pi(alt)):
-        for da in (0.0, -two_pi, two_pi):
-            for dc in (0.0, -two_pi, two_pi):
-                cands.append(sol + sol.new_tensor([da, 0.0, dc]))
-    # at gimbal lock, any split of the locked angle is exact: try the one centring the first hinge
-    sgn_b = base[..., 1]
-    locked = (torch.cos(sgn_b).abs() < 1e-6).unsqueeze(-1)
-    lo_a, hi_a = limits[0, 0], limits[0, 1]
-    a_mid = torch.where(torch.isfinite(lo_a) & torch.isfinite(hi_a), 0.5 * (lo_a + hi_a), torch.zeros_like(lo_a))
-    tau = sgn[0] * sgn[2] * rot.hinge_lock_sign(axes, sgn_b)
-    split = torch.stack([a_mid.expand_as(a), b, c + tau * (a - a_mid)], dim=-1)
-    split = torch.where(locked, split, canon)
-    for dc in (0.0, -two_pi, two_pi, -2 * two_pi, 2 * two_pi):
-        cands.append(split + split.new_tensor([0.0, 0.0, dc]))
-    cands = torch.stack(cands, dim=-2)  # [..., 23, 3], first is the canonical solution
-    lo, hi = limits[:, 0], limits[:, 1]
-    violation = ((lo - cands).clamp_min(0) + (cands - hi).clamp_min(0)).sum(-1)  # [..., 18]
-    # prefer earlier candidates on ties so in-limit poses keep the canonical solution
-    order_bias = torch.arange(cands.shape[-2], dtype=q.dtype, device=q.device) * 1e-6
-    best = (violation + order_bias).argmin(dim=-1, keepdim=True)
-    return torch.gather(cands, -2, best.unsqueeze(-1).expand(best.shape + (3,))).squeeze(-2)
+        return take(torch.cat(pos, dim=-2), -2, self._fk_perm), take(torch.cat(rots, dim=-2), -2, self._fk_perm)
 
 
 class GeomShapes:

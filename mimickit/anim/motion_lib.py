@@ -21,6 +21,7 @@ import yaml
 from mimickit.anim.kin_char_model import JointType
 from mimickit.anim.motion import LoopMode, load_motion
 from mimickit.util import rotations as rot
+from mimickit.util.indexing import take
 
 _DATASET_KEYS = ("file", "weight")
 
@@ -184,6 +185,9 @@ class MotionLib:
             self._dof_vel[:, self._hinge_cols] = rot.wrap_to_pi(h[i1] - h[i0]) * fps
         # everything that is linearly interpolated, packed so a lookup gathers once: [N, 9 + D]
         self._lerp_data = torch.cat([self._root_pos, self._root_vel, self._root_ang_vel, self._dof_vel], -1)
+        # root and joint rotations packed the same way, slerped together: [N, 1 + B, 4]
+        self._rots = torch.cat([self._root_rot.unsqueeze(1), self._joint_rot], 1)
+        self._hinge_dof = self._dof[:, self._hinge_cols]  # [N, H]
 
     # ---------------- clip info ----------------
     def num_motions(self):
@@ -225,41 +229,40 @@ class MotionLib:
     # ---------------- lookups ----------------
     def _frame_pair(self, ids, times):
         """-> global frame indices f0, f1 [n], blend [n] in [0, 1], completed WRAP cycles [n]."""
-        length = self._length[ids]
-        wrap = (self._loop[ids] == LoopMode.WRAP.value) & (length > 0)
+        length = take(self._length, 0, ids)
+        wrap = (take(self._loop, 0, ids) == LoopMode.WRAP.value) & (length > 0)
         cycles = torch.where(wrap, torch.floor(times / length.clamp_min(1e-9)), torch.zeros_like(times))
         t = torch.minimum((times - cycles * length).clamp_min(0.0), length)  # also CLAMP's clamp
-        f = t * self._fps[ids]
-        n_last = self._num_frames[ids] - 1
+        f = t * take(self._fps, 0, ids)
+        n_last = take(self._num_frames, 0, ids) - 1
         f0 = torch.minimum(f.floor().long(), n_last)
         f1 = torch.minimum(f0 + 1, n_last)
         blend = (f - f0.float()).clamp(0.0, 1.0)
-        start = self._start[ids]
+        start = take(self._start, 0, ids)
         return start + f0, start + f1, blend, cycles
 
     def calc_motion_frame(self, motion_ids, motion_times, with_body=True):
         """motion_ids [n], motion_times [n] seconds -> MotionFrame of the interpolated pose.
 
         Any batch shape works (e.g. [n, k] for k future frames per env); outputs take that shape.
+        motion_ids broadcasts against motion_times (e.g. ids [n, 1] with times [n, k]).
         with_body=False skips forward kinematics: body_pos and body_rot are then None.
         """
         ids = self._ids(motion_ids)
         times = torch.as_tensor(motion_times, dtype=torch.float32, device=self.device)
         f0, f1, blend, cycles = self._frame_pair(ids, times)
         b = blend.unsqueeze(-1)  # [n, 1]
-        x0 = self._lerp_data[f0]
-        lin = x0 + b * (self._lerp_data[f1] - x0)
+        x0 = take(self._lerp_data, 0, f0)
+        lin = x0 + b * (take(self._lerp_data, 0, f1) - x0)
         root_pos, root_vel, root_ang_vel, dof_vel = lin[..., 0:3], lin[..., 3:6], lin[..., 6:9], lin[..., 9:]
 
-        root_pos = root_pos + cycles.unsqueeze(-1) * self._cycle_disp[ids]
-        root_rot = rot.quat_slerp(self._root_rot[f0], self._root_rot[f1], blend)
-        joint_rot = rot.quat_slerp(self._joint_rot[f0], self._joint_rot[f1], b.unsqueeze(-1))
-        dof = self.char_model.local_rot_to_dof(joint_rot)
-        if len(self._hinge_cols) > 0:
-            # hinges: interpolate the angle itself so values outside [-pi, pi] survive
-            h0 = self._dof[f0][..., self._hinge_cols]
-            h1 = self._dof[f1][..., self._hinge_cols]
-            dof[..., self._hinge_cols] = h0 + b * rot.wrap_to_pi(h1 - h0)
+        root_pos = root_pos + cycles.unsqueeze(-1) * take(self._cycle_disp, 0, ids)
+        rots = rot.quat_slerp(take(self._rots, 0, f0), take(self._rots, 0, f1), b.unsqueeze(-1))  # [n, 1 + B, 4]
+        root_rot, joint_rot = rots[..., 0, :], rots[..., 1:, :]
+        # hinges: interpolate the angle itself so values outside [-pi, pi] survive
+        h0 = take(self._hinge_dof, 0, f0)
+        hinge = h0 + b * rot.wrap_to_pi(take(self._hinge_dof, 0, f1) - h0)
+        dof = self.char_model.local_rot_to_dof(joint_rot, hinge_angles=hinge)
         body_pos = body_rot = None
         if with_body:
             body_pos, body_rot = self.char_model.forward_kinematics(root_pos, root_rot, dof)

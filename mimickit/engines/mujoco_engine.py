@@ -34,11 +34,6 @@ class MujocoEngine(Engine):
         # and velocity stages the previous step computed for the observations instead of redoing
         # them (about 10% faster for the humanoid; results are bit-identical either way)
         self.batch = mj_batch.Batch(m, nsim=self.num_envs, nthread=int(cfg["num_threads"]), persistent=True)
-        # torch index tensors for _refresh
-        self._root_rot_idx = torch.tensor([4, 5, 6, 3])  # qpos wxyz -> xyzw
-        self._body_rot_idx = torch.tensor([1, 2, 3, 0])
-        self._act_qpos_t = torch.from_numpy(np.asarray(self._act_qpos, np.int64))
-        self._act_qvel_t = torch.from_numpy(np.asarray(self._act_qvel, np.int64))
         self._qpos = self.batch.bind("qpos")  # [N, nq] live views of the state rows
         self._qvel = self.batch.bind("qvel")
         self._ctrl = self.batch.bind("ctrl")
@@ -74,31 +69,35 @@ class MujocoEngine(Engine):
         return torch.from_numpy(self._unstable_ids).to(self.device)
 
     def _refresh(self):
-        """Copy the state out of MuJoCo into torch once per step: [N, ...] tensors. Each MuJoCo
-        array is converted to float32 once; the reads are slices of it (fresh tensors every call).
-        Body velocities and the world-frame root angular velocity are computed on first read."""
-        t = lambda a: torch.from_numpy(a.astype(np.float32)).to(self.device)
-        qpos, qvel = t(self._qpos), t(self._qvel)
-        self._root_pos = qpos[:, 0:3]
-        self._root_rot = qpos[:, self._root_rot_idx]  # wxyz -> xyzw
-        self._root_vel = qvel[:, 0:3]
-        self._root_ang_vel_local = qvel[:, 3:6]  # MuJoCo's free joint: angular velocity in the body frame
+        """Copy the state out of MuJoCo into torch once per step: fresh [N, ...] tensors.
+
+        The gathering is numpy's (each MuJoCo array converted to float32 once, then sliced), with
+        no torch op: torch's intra-op thread pool would contend with MuJoCo's threads for the
+        cores. Body velocities and the world-frame root angular velocity are computed on first read.
+        """
+        f = lambda a: torch.from_numpy(a).to(self.device)
+        qpos, qvel = self._qpos.astype(np.float32), self._qvel.astype(np.float32)
+        self._root_pos = f(qpos[:, 0:3])
+        self._root_rot = f(qpos[:, _ROOT_QUAT_XYZW])
+        self._root_vel = f(qvel[:, 0:3])
+        self._root_ang_vel_local = f(qvel[:, 3:6])  # MuJoCo's free joint: angular velocity in the body frame
         self._root_ang_vel = None
-        self._dof_pos = qpos[:, self._act_qpos_t]
-        self._dof_vel = qvel[:, self._act_qvel_t]
-        self._body_pos = t(self._xpos[:, 1:])
-        self._body_rot = t(self._xquat[:, 1:])[..., self._body_rot_idx]
-        self._cvel_t = t(self._cvel[:, 1:])  # [N, B, 6] (angular, linear) about the subtree centre of mass
+        self._dof_pos = f(qpos[:, self._act_qpos])
+        self._dof_vel = f(qvel[:, self._act_qvel])
+        self._body_pos_np = self._xpos[:, 1:].astype(np.float32)
+        self._body_pos = f(self._body_pos_np)
+        self._body_rot = f(self._xquat[:, 1:, _QUAT_XYZW].astype(np.float32))
+        self._cvel_np = self._cvel[:, 1:].astype(np.float32)  # [N, B, 6] (angular, linear) about the subtree CoM
         self._body_vel = None
-        sens = t(self._sensordata).view(self.num_envs, self.num_bodies, 4)  # found, force xyz
-        self._contact_forces = sens[..., 1:].neg()  # the sensor reports the body's force on the world
+        sens = self._sensordata.reshape(self.num_envs, self.num_bodies, 4)[..., 1:]  # found, force xyz
+        self._contact_forces = f(np.negative(sens, dtype=np.float32))  # the sensor: the body's force on the world
 
     def _body_velocities(self):
         if self._body_vel is None:
-            cvel = self._cvel_t
-            com = torch.from_numpy(self._subtree_com[:, 1:2].astype(np.float32)).to(self.device)  # [N, 1, 3]:
-            # all bodies share the root's subtree
-            self._body_vel = cvel[..., 3:] + torch.cross(cvel[..., :3], self._body_pos - com, dim=-1)
+            cvel = self._cvel_np
+            com = self._subtree_com[:, 1:2].astype(np.float32)  # [N, 1, 3]: every body is in the root's subtree
+            self._body_vel = torch.from_numpy(
+                cvel[..., 3:] + np.cross(cvel[..., :3], self._body_pos_np - com)).to(self.device)
         return self._body_vel
 
     # ---------------- reads ----------------
@@ -117,7 +116,7 @@ class MujocoEngine(Engine):
     def get_body_pos(self): return self._body_pos
     def get_body_rot(self): return self._body_rot
     def get_body_vel(self): return self._body_velocities()
-    def get_body_ang_vel(self): return self._cvel_t[..., :3]
+    def get_body_ang_vel(self): return torch.from_numpy(self._cvel_np[..., :3]).to(self.device)
     def get_contact_forces(self): return self._contact_forces
 
     def get_dof_limits(self):
@@ -163,6 +162,10 @@ class MujocoEngine(Engine):
 
     def close(self):
         self.batch = None
+
+
+_ROOT_QUAT_XYZW = np.array([4, 5, 6, 3])  # free joint qpos: position, then quaternion wxyz
+_QUAT_XYZW = np.array([1, 2, 3, 0])
 
 
 def _to_numpy(x):

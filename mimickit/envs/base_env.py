@@ -207,13 +207,12 @@ class BaseEnv:
     # ---------------- done ----------------
     def _compute_done(self):
         """[N] DoneFlags codes: a failure or success wins over the time limit."""
-        done = torch.full((self.num_envs,), int(DoneFlags.NULL), dtype=torch.long, device=self.device)
         # half a step of slack so float round-off of the summed time cannot add a step
         timeout = self._time >= self._episode_len - 0.5 * self.dt
-        done[timeout] = int(DoneFlags.TIME)
-        done[self._compute_success()] = int(DoneFlags.SUCC)
-        done[self._compute_fail()] = int(DoneFlags.FAIL)
-        return done
+        # torch.where rather than masked writes, which on the GPU wait for the mask's nonzero count
+        done = torch.where(timeout, int(DoneFlags.TIME), int(DoneFlags.NULL))
+        done = torch.where(self._compute_success(), int(DoneFlags.SUCC), done)
+        return torch.where(self._compute_fail(), int(DoneFlags.FAIL), done)
 
     def _compute_fail(self):
         return torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)

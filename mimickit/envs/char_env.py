@@ -24,7 +24,7 @@ import warnings
 
 import torch
 
-from mimickit.anim.kin_char_model import JointType, KinCharModel
+from mimickit.anim.kin_char_model import KinCharModel
 from mimickit.engines.engine import ConfigError, build_engine
 from mimickit.envs.base_env import REQUIRED, BaseEnv, SimulationError, SimulationWarning, _id_list
 from mimickit.util import rotations as rot
@@ -205,7 +205,8 @@ class CharEnv(BaseEnv):
             raise SimulationError("non-finite (NaN/Inf) simulation state in env ids %s" % _id_list(bad.nonzero().flatten()))
 
     # ---------------- observation ----------------
-    def _compute_obs(self, env_ids=None):
+    def _compute_obs(self, env_ids=None, heading_inv=None):
+        """heading_inv [K, 4]: of the selected roots, when the caller has it already."""
         e = self.engine
         sel = (lambda x: x) if env_ids is None else (lambda x: x[env_ids])
         body_vel = body_ang_vel = None
@@ -213,7 +214,7 @@ class CharEnv(BaseEnv):
             body_vel, body_ang_vel = sel(e.get_body_vel()), sel(e.get_body_ang_vel())
         return compute_char_obs(sel(e.get_root_pos()), sel(e.get_root_rot()), sel(e.get_root_vel()),
                                 sel(e.get_root_ang_vel()), sel(e.get_body_pos()), sel(e.get_body_rot()),
-                                sel(e.get_dof_vel()), body_vel, body_ang_vel)
+                                sel(e.get_dof_vel()), body_vel, body_ang_vel, heading_inv)
 
     # ---------------- termination ----------------
     def _compute_fail(self):
@@ -253,22 +254,26 @@ class CharEnv(BaseEnv):
 
 
 def compute_char_obs(root_pos, root_rot, root_vel, root_ang_vel, body_pos, body_rot, dof_vel,
-                     body_vel=None, body_ang_vel=None):
+                     body_vel=None, body_ang_vel=None, heading_inv=None):
     """Heading-frame character observation [N, obs_dim] (layout in the module docstring).
 
     root_pos [N, 3], root_rot [N, 4], root_vel / root_ang_vel [N, 3], body_pos [N, B, 3],
-    body_rot [N, B, 4], dof_vel [N, D]; body_vel / body_ang_vel [N, B, 3] or None.
+    body_rot [N, B, 4], dof_vel [N, D]; body_vel / body_ang_vel [N, B, 3] or None;
+    heading_inv [N, 4] of root_rot if the caller has it already.
     """
-    n, b = body_pos.shape[0], body_pos.shape[1]
-    heading_inv = rot.heading_quat_inv(root_rot)  # [N, 4]
-    h_b = heading_inv.unsqueeze(1).expand(n, b, 4)  # [N, B, 4]
-    local_pos = rot.quat_rotate(h_b[:, 1:], body_pos[:, 1:] - root_pos.unsqueeze(1))  # [N, B-1, 3]
+    n = body_pos.shape[0]
+    if heading_inv is None:
+        heading_inv = rot.heading_quat_inv(root_rot)  # [N, 4]
+    h_b = heading_inv.unsqueeze(1)  # [N, 1, 4], broadcast over the bodies
+    # body positions relative to the root and the root's velocities, rotated together: [N, B + 1, 3]
+    vecs = torch.cat([body_pos[:, 1:] - root_pos.unsqueeze(1), root_vel.unsqueeze(1), root_ang_vel.unsqueeze(1)], 1)
+    local_vecs = rot.quat_rotate(h_b, vecs).reshape(n, -1)
     local_rot = rot.quat_to_tan_norm(rot.quat_mul(h_b, body_rot))  # [N, B, 6]
-    parts = [root_pos[:, 2:3], local_pos.reshape(n, -1), local_rot.reshape(n, -1),
-             rot.quat_rotate(heading_inv, root_vel), rot.quat_rotate(heading_inv, root_ang_vel)]
+    split = local_vecs.shape[1] - 6  # position part | velocity part
+    parts = [root_pos[:, 2:3], local_vecs[:, :split], local_rot.reshape(n, -1), local_vecs[:, split:]]
     if body_vel is not None:
-        parts.append(rot.quat_rotate(h_b[:, 1:], body_vel[:, 1:]).reshape(n, -1))
-        parts.append(rot.quat_rotate(h_b[:, 1:], body_ang_vel[:, 1:]).reshape(n, -1))
+        parts.append(rot.quat_rotate(h_b, body_vel[:, 1:]).reshape(n, -1))
+        parts.append(rot.quat_rotate(h_b, body_ang_vel[:, 1:]).reshape(n, -1))
     parts.append(dof_vel)
     return torch.cat(parts, dim=-1)
 
@@ -282,23 +287,4 @@ def dof_vel_to_sim(char_model, sim_dof, dof_vel):
         w = (Rb Rc)^T axis_a a' + Rc^T axis_b b' + axis_c c' = J [a', b', c'],
     solved by damped least squares so gimbal lock (J singular) stays finite.
     """
-    parts, i = [], 0
-    for j in char_model.movable_joints:
-        w = dof_vel[..., j.dof_offset:j.dof_offset + j.dof_dim]
-        if j.type == JointType.SPHERE:
-            ang = sim_dof[..., i:i + 3]
-            axes = j.hinge_axes.to(ang)  # [3, 3] rows
-            ax = [axes[k].expand(ang.shape[:-1] + (3,)) for k in range(3)]
-            q_c = rot.axis_angle_to_quat(ax[2], ang[..., 2])
-            q_bc = rot.quat_mul(rot.axis_angle_to_quat(ax[1], ang[..., 1]), q_c)
-            jac = torch.stack([rot.quat_rotate_inverse(q_bc, ax[0]), rot.quat_rotate_inverse(q_c, ax[1]),
-                               ax[2]], dim=-1)  # [..., 3, 3], columns per hinge
-            jt = jac.transpose(-1, -2)
-            eye = torch.eye(3, dtype=ang.dtype, device=ang.device)
-            rates = torch.linalg.solve(jt @ jac + 1e-9 * eye, (jt @ w.unsqueeze(-1))).squeeze(-1)
-            parts.append(rates)
-            i += 3
-        else:
-            parts.append(w)
-            i += 1
-    return torch.cat(parts, dim=-1)
+    return char_model.dof_vel_to_sim_vel(sim_dof, dof_vel)  # all joints batched

@@ -17,14 +17,14 @@ import math
 
 import torch
 
-from mimickit.anim.kin_char_model import JointType
 from mimickit.anim.motion import LoopMode
-from mimickit.anim.motion_lib import MotionLib
+from mimickit.anim.motion_lib import MotionFrame, MotionLib
 from mimickit.engines.engine import ConfigError
 from mimickit.envs.base_env import REQUIRED
 from mimickit.envs.char_env import CharEnv, dof_vel_to_sim
 from mimickit.envs.view_motion_env import resolve_motion_file
 from mimickit.util import rotations as rot
+from mimickit.util.indexing import take
 
 # per-joint weights of the pose and velocity errors (hands are welded: no error)
 DEFAULT_JOINT_ERR_W = {"abdomen": 1.0, "neck": 0.6, "right_shoulder": 0.6, "right_elbow": 0.4,
@@ -66,11 +66,18 @@ class DeepMimicEnv(CharEnv):
                                      dtype=torch.long, device=self.device)
         self._joint_w, self._dof_w = self._parse_joint_weights(cfg["joint_err_w"])
         self._tar_steps = torch.tensor([int(s) for s in cfg["tar_obs_steps"]], device=self.device)
-        self._joint_body_ids = [j.body_id for j in self.char_model.movable_joints]
+        self._tar_offsets = self._tar_steps * self.dt  # [S] seconds ahead of the current time
+        # reference lookups per step: now, and the target frames when observed [1 (+ S)]
+        self._ref_offsets = torch.cat([torch.zeros(1, device=self.device), self._tar_offsets]) \
+            if cfg["enable_tar_obs"] else torch.zeros(1, device=self.device)
+        self._joint_body_ids = torch.tensor([j.body_id for j in self.char_model.movable_joints],
+                                            dtype=torch.long, device=self.device)  # [J]
         n = self.num_envs
         self._motion_ids = torch.zeros(n, dtype=torch.long, device=self.device)  # [N]
         self._motion_t0 = torch.zeros(n, device=self.device)  # [N] clip time at reset
         self._ref = None  # MotionFrame at the current time
+        self._tar_ref = None  # MotionFrame [N, S] at the target steps
+        self._body_dist = None  # [N, B] m, sim to reference body positions, this step
         self._tracking_error = torch.zeros(n, device=self.device)  # [N] m
         self._dof_error = torch.zeros(n, device=self.device)  # [N] rad
         if self._viewer is not None:
@@ -129,20 +136,30 @@ class DeepMimicEnv(CharEnv):
             self._motion_t0[env_ids] = self.motion_lib.sample_time(ids)
         else:
             self._motion_t0[env_ids] = 0.0
-        frame = self.motion_lib.calc_motion_frame(ids, self._motion_t0[env_ids])
+        frame = self.motion_lib.calc_motion_frame(ids, self._motion_t0[env_ids], with_body=False)
         dof_pos = self.char_model.dof_to_sim(frame.dof)  # [K, D] hinge angles
         dof_vel = dof_vel_to_sim(self.char_model, dof_pos, frame.dof_vel)  # [K, D] hinge rates
         self.set_char_state(env_ids, frame.root_pos, frame.root_rot, frame.root_vel, frame.root_ang_vel,
                             dof_pos, dof_vel)
-        self._ref = None  # recomputed for all envs on next use
+        self._ref = self._tar_ref = self._body_dist = None  # recomputed for all envs on next use
 
     def _ref_frame(self):
+        """MotionFrame [N] of the reference at the current time, body poses included.
+
+        One lookup at times [N, 1 + S] also gives the target frames of the observation (kept in
+        _tar_ref); forward kinematics runs on the current frame only."""
         if self._ref is None:
-            self._ref = self.motion_lib.calc_motion_frame(self._motion_ids, self.motion_times())
+            times = self.motion_times().unsqueeze(-1) + self._ref_offsets  # [N, 1 + S]
+            frames = self.motion_lib.calc_motion_frame(self._motion_ids.unsqueeze(-1), times, with_body=False)
+            now = MotionFrame(*[None if x is None else x[:, 0] for x in frames])
+            body_pos, body_rot = self.char_model.forward_kinematics(now.root_pos, now.root_rot, now.dof)
+            self._ref = now._replace(body_pos=body_pos, body_rot=body_rot)
+            if self.config["enable_tar_obs"]:
+                self._tar_ref = MotionFrame(*[None if x is None else x[:, 1:] for x in frames])
         return self._ref
 
     def _update_state(self):
-        self._ref = None
+        self._ref = self._tar_ref = self._body_dist = None
         super()._update_state()
 
     def _render(self):
@@ -152,43 +169,50 @@ class DeepMimicEnv(CharEnv):
 
     # ---------------- observation ----------------
     def _compute_obs(self, env_ids=None):
-        ids = self._all_ids() if env_ids is None else env_ids
-        parts = [super()._compute_obs(env_ids)]
         e = self.engine
+        sel = (lambda x: x) if env_ids is None else (lambda x: x[env_ids])
+        root_pos = sel(e.get_root_pos())
+        heading_inv = rot.heading_quat_inv(sel(e.get_root_rot()))  # [K, 4], shared by both parts
+        parts = [super()._compute_obs(env_ids, heading_inv=heading_inv)]
         if self.config["enable_tar_obs"]:
-            parts.append(self._compute_tar_obs(ids, e.get_root_pos()[ids], e.get_root_rot()[ids]))
+            parts.append(self._compute_tar_obs(env_ids, root_pos, heading_inv))
         if self.config["enable_phase_obs"]:
-            length = self.motion_lib.get_motion_length(self._motion_ids[ids]).clamp_min(1e-6)
-            phase = torch.remainder(self.motion_times(ids), length) / length  # [K] in [0, 1)
+            length = self.motion_lib.get_motion_length(sel(self._motion_ids)).clamp_min(1e-6)
+            phase = torch.remainder(self.motion_times(env_ids), length) / length  # [K] in [0, 1)
             k = torch.arange(1, int(self.config["num_phase_encoding"]) + 1, device=self.device)
             angle = 2.0 * math.pi * phase.unsqueeze(-1) * k  # [K, P]
             parts += [torch.sin(angle), torch.cos(angle)]
         return torch.cat(parts, dim=-1)
 
-    def _compute_tar_obs(self, ids, root_pos, root_rot):
-        """Future reference frames in the character's heading frame [K, steps * tar_obs_size]."""
-        n, s = len(ids), len(self._tar_steps)
-        times = self.motion_times(ids).unsqueeze(-1) + self._tar_steps * self.dt  # [K, S]
-        ref = self.motion_lib.calc_motion_frame(self._motion_ids[ids].unsqueeze(-1).expand(n, s), times,
-                                                with_body=False)
-        heading_inv = rot.heading_quat_inv(root_rot).unsqueeze(1).expand(n, s, 4)  # [K, S, 4]
-        rel_pos = rot.quat_rotate(heading_inv, ref.root_pos - root_pos.unsqueeze(1))  # [K, S, 3]
-        rel_rot = rot.quat_to_tan_norm(rot.quat_mul(heading_inv, ref.root_rot))  # [K, S, 6]
-        joints = rot.quat_to_tan_norm(ref.joint_rot[:, :, self._joint_body_ids])  # [K, S, J, 6]
+    def _compute_tar_obs(self, env_ids, root_pos, heading_inv):
+        """Future reference frames of env_ids [K] (None: all) in the character's heading frame
+        [K, steps * tar_obs_size]; root_pos [K, 3], heading_inv [K, 4] of the simulated root."""
+        if env_ids is None:
+            self._ref_frame()
+            ref = self._tar_ref  # looked up with the current reference
+        else:
+            times = self.motion_times(env_ids).unsqueeze(-1) + self._tar_offsets  # [K, S]
+            ref = self.motion_lib.calc_motion_frame(self._motion_ids[env_ids].unsqueeze(-1), times, with_body=False)
+        n, s = ref.root_pos.shape[:2]
+        h = heading_inv.unsqueeze(1)  # [K, 1, 4], broadcast over the S steps
+        rel_pos = rot.quat_rotate(h, ref.root_pos - root_pos.unsqueeze(1))  # [K, S, 3]
+        rel_rot = rot.quat_to_tan_norm(rot.quat_mul(h, ref.root_rot))  # [K, S, 6]
+        joints = rot.quat_to_tan_norm(take(ref.joint_rot, 2, self._joint_body_ids))  # [K, S, J, 6]
         return torch.cat([rel_pos, rel_rot, joints.reshape(n, s, -1)], dim=-1).reshape(n, -1)
 
     # ---------------- reward ----------------
     def _compute_reward(self):
         e, ref = self.engine, self._ref_frame()
-        dof_pos, dof_vel = e.get_dof_pos(), e.get_dof_vel()
+        dof_pos, dof_vel, body_pos = e.get_dof_pos(), e.get_dof_vel(), e.get_body_pos()
         joint_rot = self.char_model.dof_to_local_rot(self.char_model.sim_to_dof(dof_pos))  # [N, B, 4]
         joint_vel = sim_vel_to_dof_vel(self.char_model, dof_pos, dof_vel)  # [N, num_dofs]
+        angle_err = rot.quat_diff_angle(joint_rot, ref.joint_rot)  # [N, B]: for the reward and the log
         reward, terms = compute_deepmimic_reward(
             self.config, e.get_root_pos(), e.get_root_rot(), e.get_root_vel(), e.get_root_ang_vel(),
-            joint_rot, joint_vel, e.get_body_pos(), ref, self._joint_w, self._dof_w, self._key_ids)
-        self._tracking_error = (e.get_body_pos() - ref.body_pos).norm(dim=-1).mean(-1)  # [N]
-        angle_err = rot.quat_diff_angle(joint_rot, ref.joint_rot)  # [N, B]
-        self._dof_error = angle_err[:, self._joint_body_ids].mean(-1)
+            joint_rot, joint_vel, body_pos, ref, self._joint_w, self._dof_w, self._key_ids, joint_angle_err=angle_err)
+        self._body_dist = (body_pos - ref.body_pos).norm(dim=-1)  # [N, B]: also the pose termination's
+        self._tracking_error = self._body_dist.mean(-1)  # [N]
+        self._dof_error = take(angle_err, 1, self._joint_body_ids).mean(-1)
         self.reward_terms = terms
         return reward
 
@@ -203,9 +227,10 @@ class DeepMimicEnv(CharEnv):
     def _compute_fail(self):
         fail = super()._compute_fail()
         if self.config["pose_termination"]:
-            ref = self._ref_frame()
-            dist = (self.engine.get_body_pos() - ref.body_pos).norm(dim=-1).max(dim=-1).values  # [N]
-            fail |= dist > float(self.config["pose_termination_dist"])
+            dist = self._body_dist  # computed by _compute_reward this step
+            if dist is None:
+                dist = (self.engine.get_body_pos() - self._ref_frame().body_pos).norm(dim=-1)
+            fail |= dist.max(dim=-1).values > float(self.config["pose_termination_dist"])  # [N]
         return fail
 
     def _compute_success(self):
@@ -218,48 +243,48 @@ class DeepMimicEnv(CharEnv):
 
 
 def compute_deepmimic_reward(cfg, root_pos, root_rot, root_vel, root_ang_vel, joint_rot, joint_vel,
-                             body_pos, ref, joint_w, dof_w, key_ids):
+                             body_pos, ref, joint_w, dof_w, key_ids, joint_angle_err=None):
     """The five-term tracking reward [N] and its terms {name: [N]} (see the module docstring).
 
     joint_rot [N, B, 4] local; joint_vel [N, num_dofs] in the motion layout; body_pos [N, B, 3];
-    ref a MotionFrame; joint_w [B]; dof_w [num_dofs]; key_ids [K].
+    ref a MotionFrame; joint_w [B]; dof_w [num_dofs]; key_ids [K]; joint_angle_err [N, B]: the angles
+    between joint_rot and ref.joint_rot when the caller has them already (else computed here).
     """
-    pose_err = (joint_w * rot.quat_diff_angle(joint_rot, ref.joint_rot).pow(2)).sum(-1)
+    if joint_angle_err is None:
+        joint_angle_err = rot.quat_diff_angle(joint_rot, ref.joint_rot)
+    pose_err = (joint_w * joint_angle_err.pow(2)).sum(-1)
     vel_err = (dof_w * (joint_vel - ref.dof_vel).pow(2)).sum(-1)
     root_pose_err = (root_pos - ref.root_pos).pow(2).sum(-1) + 0.1 * rot.quat_diff_angle(root_rot, ref.root_rot).pow(2)
     root_vel_err = (root_vel - ref.root_vel).pow(2).sum(-1) + 0.1 * (root_ang_vel - ref.root_ang_vel).pow(2).sum(-1)
-    key = body_pos[:, key_ids] - root_pos.unsqueeze(1)
-    ref_key = ref.body_pos[:, key_ids] - ref.root_pos.unsqueeze(1)
+    key = take(body_pos, 1, key_ids) - root_pos.unsqueeze(1)
+    ref_key = take(ref.body_pos, 1, key_ids) - ref.root_pos.unsqueeze(1)
     key_err = (key - ref_key).pow(2).sum(-1).sum(-1)
-    terms = {
-        "pose": torch.exp(-cfg["reward_pose_scale"] * pose_err),
-        "vel": torch.exp(-cfg["reward_vel_scale"] * vel_err),
-        "root_pose": torch.exp(-cfg["reward_root_pose_scale"] * root_pose_err),
-        "root_vel": torch.exp(-cfg["reward_root_vel_scale"] * root_vel_err),
-        "key_pos": torch.exp(-cfg["reward_key_pos_scale"] * key_err),
-    }
-    reward = (cfg["reward_pose_w"] * terms["pose"] + cfg["reward_vel_w"] * terms["vel"]
-              + cfg["reward_root_pose_w"] * terms["root_pose"] + cfg["reward_root_vel_w"] * terms["root_vel"]
-              + cfg["reward_key_pos_w"] * terms["key_pos"])
-    return reward, terms
+    # the five terms at once: [N, 5] in REWARD_TERMS order
+    neg_scales, weights = _reward_consts(cfg, pose_err)
+    terms = torch.exp(neg_scales * torch.stack([pose_err, vel_err, root_pose_err, root_vel_err, key_err], dim=-1))
+    reward = (weights * terms).sum(-1)
+    return reward, dict(zip(REWARD_TERMS, terms.unbind(-1)))
+
+
+REWARD_TERMS = ("pose", "vel", "root_pose", "root_vel", "key_pos")
+_REWARD_CONSTS = {}
+
+
+def _reward_consts(cfg, like):
+    """(-scales [5], weights [5]) of cfg's reward terms on like's device, built once per config: a
+    tensor made from Python numbers every step would be a host-to-device copy on the GPU."""
+    values = tuple(float(cfg["reward_%s_%s" % (t, kind)]) for kind in ("scale", "w") for t in REWARD_TERMS)
+    key = (like.device, like.dtype, values)
+    c = _REWARD_CONSTS.get(key)
+    if c is None:
+        if len(_REWARD_CONSTS) > 64:  # configs tried interactively: keep the cache small
+            _REWARD_CONSTS.clear()
+        v = torch.tensor(values, dtype=like.dtype, device=like.device).view(2, -1)
+        c = _REWARD_CONSTS[key] = (-v[0], v[1])
+    return c
 
 
 def sim_vel_to_dof_vel(char_model, sim_dof, sim_vel):
     """Hinge rates [..., D] -> motion-layout DoF velocities [..., num_dofs]: per 3-DoF joint its
     angular velocity in its own (child) frame, w = J(q) q', the inverse of ``dof_vel_to_sim``."""
-    parts, i = [], 0
-    for j in char_model.movable_joints:
-        if j.type == JointType.SPHERE:
-            ang, rate = sim_dof[..., i:i + 3], sim_vel[..., i:i + 3]
-            axes = j.hinge_axes.to(ang)
-            ax = [axes[k].expand(ang.shape[:-1] + (3,)) for k in range(3)]
-            q_c = rot.axis_angle_to_quat(ax[2], ang[..., 2])
-            q_bc = rot.quat_mul(rot.axis_angle_to_quat(ax[1], ang[..., 1]), q_c)
-            w = (rot.quat_rotate_inverse(q_bc, ax[0]) * rate[..., 0:1]
-                 + rot.quat_rotate_inverse(q_c, ax[1]) * rate[..., 1:2] + ax[2] * rate[..., 2:3])
-            parts.append(w)
-            i += 3
-        else:
-            parts.append(sim_vel[..., i:i + 1])
-            i += 1
-    return torch.cat(parts, dim=-1)
+    return char_model.sim_vel_to_dof_vel(sim_dof, sim_vel)  # all joints batched

@@ -51,7 +51,7 @@ class ViewMotionEnv(CharEnv):
 
     def _set_ref_state(self, env_ids):
         """Writes the reference frame at each env's time into the simulator."""
-        frame = self.motion_lib.calc_motion_frame(self._motion_ids[env_ids], self._time[env_ids])
+        frame = self.motion_lib.calc_motion_frame(self._motion_ids[env_ids], self._time[env_ids], with_body=False)
         dof_pos = self.char_model.dof_to_sim(frame.dof)  # [K, D] hinge angles
         dof_vel = dof_vel_to_sim(self.char_model, dof_pos, frame.dof_vel)  # [K, D] hinge rates
         self.set_char_state(env_ids, frame.root_pos, frame.root_rot, frame.root_vel, frame.root_ang_vel,

@@ -82,7 +82,8 @@ class BaseAgent:
 
     # ---------------- training ----------------
     def train(self, max_samples, out_model_file, log_file, logger="txt", progress=True):
-        """Train until max_samples env steps; checkpoint to out_model_file every output step."""
+        """Train until max_samples env steps (None: until stopped); checkpoint to out_model_file
+        every output step."""
         log = Logger(log_file, logger)
         T, N = self.config["steps_per_iter"], self.env.num_envs
         obs, _ = self.env.reset()
@@ -90,7 +91,7 @@ class BaseAgent:
         start = time.time() - self.wall_time
         train_returns, train_lengths = [], []
         try:
-            while self.sample_count < max_samples:
+            while max_samples is None or self.sample_count < max_samples:
                 buf, obs = self._rollout(obs, T, train_returns, train_lengths)
                 losses = self._update(buf)
                 self.iteration += 1
@@ -98,7 +99,7 @@ class BaseAgent:
                 self.wall_time = time.time() - start
                 if bar is not None:
                     bar.update(T * N)
-                last = self.sample_count >= max_samples
+                last = max_samples is not None and self.sample_count >= max_samples
                 if self.iteration % self.config["iters_per_output"] == 0 or last:
                     self._output(log, losses, train_returns, train_lengths, out_model_file, bar)
                     train_returns, train_lengths = [], []
@@ -124,6 +125,7 @@ class BaseAgent:
             log.log(k, v)
         if out_model_file:  # before the log row: a run killed in between never logs an unsaved iteration
             self.save(out_model_file)
+            self.save_actor(os.path.splitext(out_model_file)[0] + "_actor.pt")
         row = log.write(self.sample_count)
         msg = "iter %d samples %d test_return %.3f test_len %.2f" % (
             self.iteration, self.sample_count, row["test_return"], row["test_episode_length"])
@@ -229,6 +231,21 @@ class BaseAgent:
         torch.save(state, tmp)
         os.replace(tmp, path)  # a run killed mid-save keeps the previous checkpoint
 
+    def save_actor(self, path, half=True):
+        """Actor-only checkpoint for playback: policy weights (fp16 by default) and the observation
+        normalizer; no critic, no optimizer. ``load`` reads it for ``--mode test``."""
+        keep = {k: v for k, v in self.model.state_dict().items() if not k.startswith("critic")}
+        if half:
+            keep = {k: (v.half() if v.is_floating_point() and not k.startswith("obs_norm") else v)
+                    for k, v in keep.items()}
+        state = {"model": keep, "actor_only": True, "iteration": self.iteration,
+                 "sample_count": self.sample_count, "wall_time": self.wall_time,
+                 "agent_name": self.config["agent_name"], "obs_dim": self.env.obs_dim,
+                 "act_dim": self.env.act_dim, "char_file": getattr(self.env, "char_file", None),
+                 "model_config": self.config.get("model")}
+        os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)
+        torch.save(state, str(path))
+
     def load(self, path, weights_only=False):
         """Restore a checkpoint; weights_only skips optimizers and counters (e.g. for testing)."""
         if not os.path.isfile(str(path)):
@@ -240,13 +257,21 @@ class BaseAgent:
                 "%s: checkpoint expects obs_dim %s and act_dim %s (character %s); this env has %d and %d "
                 "(character %s)" % (path, dims[0], dims[1], state.get("char_file"), self.env.obs_dim,
                                     self.env.act_dim, getattr(self.env, "char_file", None)))
-        model_state = state["model"]
-        if model_state.get("log_std") is not None and "actor_mean.weight" not in model_state:
+        model_state = {k: (v.float() if v.is_floating_point() else v) for k, v in state["model"].items()}
+        if "actor_mean.weight" not in model_state:
             raise CheckpointError("%s: not a MimicKit actor-critic checkpoint" % path)
+        shapes = {k: tuple(v.shape) for k, v in self.model.state_dict().items()}
+        wrong = [k for k, v in model_state.items() if k in shapes and tuple(v.shape) != shapes[k]]
+        if wrong:
+            raise CheckpointError("%s: layer shapes differ from this agent's model config (%s): %s"
+                                  % (path, self.path, ", ".join(wrong[:4])))
         missing = self.model.load_state_dict(model_state, strict=False)
         if missing.unexpected_keys or [k for k in missing.missing_keys if not k.startswith("critic")]:
             raise CheckpointError("%s: checkpoint does not match this model (missing %s, unexpected %s)"
                                   % (path, missing.missing_keys, missing.unexpected_keys))
+        if state.get("actor_only") and not weights_only:
+            raise CheckpointError("%s: an actor-only checkpoint (for --mode test) cannot resume training"
+                                  % path)
         if not weights_only and "actor_optimizer" in state:
             self.actor_optimizer.load_state_dict(state["actor_optimizer"])
             self.critic_optimizer.load_state_dict(state["critic_optimizer"])
@@ -274,4 +299,6 @@ def _progress_bar(enabled, total, initial):
         from tqdm.auto import tqdm
     except ImportError:
         return None
+    if total is None:
+        return tqdm(initial=int(initial), unit="samples", dynamic_ncols=True)
     return tqdm(total=int(total), initial=int(min(initial, total)), unit="samples", dynamic_ncols=True)
