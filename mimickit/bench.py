@@ -249,6 +249,32 @@ def bench_engine(args):
     return rows
 
 
+def bench_train(args):
+    """PPO training samples/s (DeepMimic walk, rollouts plus updates) next to the raw ceiling."""
+    from mimickit.bench_gpu import bench_ppo
+    from mimickit.envs.env_builder import build_env
+    torch.set_num_threads(max(1, args.torch_threads))
+    print("date %s  cores %d  simulation threads %s  torch threads %d  load %s" % (
+        datetime.date.today().isoformat(), num_cores(), args.threads or "all", torch.get_num_threads(),
+        " ".join("%.2f" % x for x in os.getloadavg())), flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        engine_cfg = engine_yaml_with_threads(args.engine_config, args.threads, tmp)
+        for n in args.num_envs:
+            env = build_env(args.env_config, engine_cfg, n,
+                            overrides={"motion_file": os.path.join(REPO_ROOT, "data", "motions", "humanoid",
+                                                                   "humanoid_walk.pkl")})
+            raw = RawRunner(env, args.threads)
+            ppos, raws = [], []
+            for _ in range(args.repeats):  # interleaved, medians
+                ppos.append(bench_ppo(env, args.iters, args.agent_config))
+                raws.append(time_runner(raw, args.min_time, None)[0])
+            ppo, ceiling = statistics.median(ppos), statistics.median(raws)
+            print("envs=%d ppo_samples_per_s=%.0f raw_steps_per_s=%.0f ratio=%.3f"
+                  % (n, ppo, ceiling, ppo / ceiling), flush=True)
+            raw.close()
+            env.close()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m mimickit.bench", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="bench")
@@ -257,8 +283,9 @@ def main(argv=None):
     eng.add_argument("--steps", type=int, default=None,
                      help="control steps per timed repeat (default: as many as fit in --min_time)")
     eng.add_argument("--threads", type=int, default=0, help="simulation threads (0: every core)")
-    eng.add_argument("--torch_threads", type=int, default=0,
-                     help="torch intra-op threads for the env's tensor work (0: torch's default)")
+    eng.add_argument("--torch_threads", type=int, default=1,
+                     help="torch intra-op threads for the env's tensor work (0: torch's default; "
+                          "1, as mimickit.run uses)")
     eng.add_argument("--min_time", type=float, default=2.0, help="seconds per timed repeat")
     eng.add_argument("--repeats", type=int, default=3)
     eng.add_argument("--warmup", type=float, default=0.5, help="seconds of warm-up per workload")
@@ -266,7 +293,28 @@ def main(argv=None):
     eng.add_argument("--engine_config", default=DEFAULT_ENGINE)
     eng.add_argument("--profile", action="store_true",
                      help="also print a cProfile of the env at the largest env count")
+    tr = sub.add_parser("train", help="PPO training samples/s (DeepMimic walk, CPU) vs the raw ceiling")
+    tr.add_argument("--num_envs", type=int, nargs="+", default=[32])
+    tr.add_argument("--iters", type=int, default=3, help="PPO iterations per timed repeat")
+    tr.add_argument("--threads", type=int, default=0, help="simulation threads (0: every core)")
+    tr.add_argument("--torch_threads", type=int, default=1)
+    tr.add_argument("--min_time", type=float, default=2.0)
+    tr.add_argument("--repeats", type=int, default=3)
+    tr.add_argument("--env_config", default=os.path.join(REPO_ROOT, "data", "envs", "deepmimic_humanoid_env.yaml"))
+    tr.add_argument("--engine_config", default=DEFAULT_ENGINE)
+    tr.add_argument("--agent_config", default=os.path.join(REPO_ROOT, "data", "agents",
+                                                           "deepmimic_humanoid_ppo_agent.yaml"))
+    gpu = sub.add_parser("gpu", help="raw MuJoCo Warp, env and PPO throughput on the GPU engine")
+    from mimickit.bench_gpu import add_args as add_gpu_args
+    add_gpu_args(gpu)
     args = parser.parse_args(argv)
+    if args.bench == "train":
+        bench_train(args)
+        return 0
+    if args.bench == "gpu":
+        from mimickit.bench_gpu import run as run_gpu
+        run_gpu(args)
+        return 0
     if args.bench != "engine":
         parser.print_help()
         return 2

@@ -69,10 +69,10 @@ def bench_env(env, seconds):
     return n * steps / (time.perf_counter() - start)
 
 
-def bench_ppo(env, iters):
+def bench_ppo(env, iters, agent_config=AGENT_CFG):
     """PPO samples/s over `iters` training iterations (rollout plus update), after a warm-up one."""
     from mimickit.learning.agent_builder import build_agent
-    agent = build_agent(AGENT_CFG, env, env.device)
+    agent = build_agent(agent_config, env, env.device)
     steps = agent.config["steps_per_iter"]
     obs, _ = env.reset()
     for i in range(iters + 1):

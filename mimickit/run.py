@@ -160,9 +160,10 @@ def run_test_episodes(env, num_episodes, policy=None):
 
 
 def _build_agent(args, env):
-    """The agent of --agent_config (mimickit.learning.agent_builder)."""
+    """The agent of --agent_config; in test mode the --model_file's recorded network wins."""
     from mimickit.learning.agent_builder import build_agent
-    return build_agent(args["agent_config"], env, args["devices"].split(",")[0].strip())
+    model_file = args["model_file"] if args["mode"] == "test" else None
+    return build_agent(args["agent_config"], env, args["devices"].split(",")[0].strip(), model_file)
 
 
 def test_summary(result):

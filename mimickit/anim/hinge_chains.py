@@ -22,16 +22,19 @@ _NUM_CANDIDATES = 2 * len(_SHIFTS_AC) + len(_SHIFTS_C)  # 23
 
 class HingeChains:
     """G three-hinge joints: axes [G, 3, 3] (rows: the hinge axes in chain order, each +- a
-    coordinate axis), limits [G, 3, 2] radians (+-inf where a hinge has none)."""
+    coordinate axis), limits [G, 3, 2] radians (+-inf where a hinge has none). G may be 0."""
 
     def __init__(self, axes, limits, device="cpu"):
         self.num = axes.shape[0]
         self.device = torch.device(device)
         self._axes = axes.to(device=self.device, dtype=torch.float64)
         self._limits = limits.to(device=self.device, dtype=torch.float64)
-        orders, signs = zip(*[rot._axis_index_and_sign(a) for a in axes])
-        orders = [tuple(o) for o in orders]  # (i, j, k) per joint
-        self._signs = torch.tensor(signs, dtype=torch.float64, device=self.device)  # [G, 3]
+        orders, signs = [], []  # (i, j, k) and the axes' signs, per joint
+        for a in axes:
+            order, sign = rot._axis_index_and_sign(a)
+            orders.append(tuple(order))
+            signs.append(sign)
+        self._signs = torch.tensor(signs, dtype=torch.float64, device=self.device).reshape(-1, 3)  # [G, 3]
         # at gimbal lock the locked angle is split so that the first hinge sits mid-range (0 if unlimited)
         lo, hi = self._limits[:, 0, 0], self._limits[:, 0, 1]
         self._a_mid = torch.where(torch.isfinite(lo) & torch.isfinite(hi), 0.5 * (lo + hi),
@@ -81,6 +84,8 @@ class HingeChains:
         Tait-Bryan solutions, first and last angles shifted by 2 pi, any split at gimbal lock), the one
         inside the joint limits, else the one least outside."""
         c = self._consts(q)
+        if not c["groups"]:
+            return q.new_zeros(q.shape[:-1] + (3,))
         if c["perm"] is None:
             return _angles_in_limits(q, c, c["groups"][0])
         parts = [_angles_in_limits(take(q, -2, g["ids"]), c, g) for g in c["groups"]]
@@ -101,7 +106,8 @@ class HingeChains:
     def angular_velocity(self, angles, rates):
         """Hinge angles and rates [..., G, 3] -> child-frame angular velocities [..., G, 3]."""
         rows_ab, axes = self._jacobian_rows(angles)
-        return rows_ab[..., 0, :] * rates[..., 0:1] + rows_ab[..., 1, :] * rates[..., 1:2] + axes[:, 2] * rates[..., 2:3]
+        return (rows_ab[..., 0, :] * rates[..., 0:1] + rows_ab[..., 1, :] * rates[..., 1:2]
+                + axes[:, 2] * rates[..., 2:3])
 
     def rates(self, angles, ang_vel):
         """Inverse of angular_velocity: hinge rates [..., G, 3] of child-frame angular velocities
@@ -110,7 +116,13 @@ class HingeChains:
         jt = torch.cat([rows_ab, axes[:, 2:].expand(rows_ab.shape[:-2] + (1, 3))], dim=-2)  # [..., G, 3, 3] = J^T
         jac = jt.transpose(-1, -2)
         eye = self._consts(angles)["eye"]
-        return torch.linalg.solve(jt @ jac + 1e-9 * eye, jt @ ang_vel.unsqueeze(-1)).squeeze(-1)
+        jtj, jtw = jt @ jac + 1e-9 * eye, jt @ ang_vel.unsqueeze(-1)
+        # solve_ex: linalg.solve's LU without its error check, which would wait for the GPU
+        rates, info = torch.linalg.solve_ex(jtj, jtw)
+        # float32 cannot hold the 1e-9 damping beside J^T J's O(1) entries: where that leaves the
+        # system exactly singular (a chain exactly at gimbal lock), solve with damping it can hold
+        damped = torch.linalg.solve_ex(jtj + 1e-5 * eye, jtw)[0]
+        return torch.where((info == 0)[..., None, None], rates, damped).squeeze(-1)
 
 
 def _angles_in_limits(q, c, g):

@@ -215,10 +215,9 @@ class KinCharModel:
         self._hng_qpos = lt([j.qpos_adr[0] for j in hng])  # [H]
         # sim coordinates [..., D] = cat([chain angles [..., 3C], hinge angles [..., H]])[..., _sim_perm]
         self._sim_perm = torch.argsort(torch.cat([self._chain_sim.flatten(), self._hng_sim]))
-        self.hinge_chains = None
-        if chains:
-            self.hinge_chains = HingeChains(torch.stack([j.hinge_axes for j in chains]),
-                                            torch.stack([j.limits for j in chains]), dev)
+        stack = lambda xs, shape: torch.stack(xs) if xs else torch.zeros(shape)
+        self.hinge_chains = HingeChains(stack([j.hinge_axes for j in chains], (0, 3, 3)),
+                                        stack([j.limits for j in chains], (0, 3, 2)), dev)  # [C] joints
         self._build_fk_levels()
         self._cache = {}
 
@@ -272,10 +271,6 @@ class KinCharModel:
         """cat([sph [..., S, 3] flattened, hng [..., H]]) -> [..., 3S + H] reordered by perm."""
         return take(torch.cat([sph.flatten(-2), hng], dim=-1), -1, perm)
 
-    def _chain_part(self, x, fn):
-        """fn(x) for the three-hinge chains, or an empty [..., 0, 3] when the character has none."""
-        return x.new_zeros(x.shape[:-2] + (0, 3)) if self.hinge_chains is None else fn(x)
-
     def _require_hinges_only(self, what, instead):
         if self._balls:
             raise ValueError("%s: joint '%s' is a ball joint; %s works on hinge coordinates only, use %s"
@@ -309,30 +304,27 @@ class KinCharModel:
         angle shifted by 2 pi), take the one inside the joint limits, else the least outside.
         """
         self._require_hinges_only("dof_to_sim", "dof_to_qpos")
-        q = rot.exp_map_to_quat(take(dof, -1, self._chain_cols))  # [..., C, 4]
-        angles = self._chain_part(q, self.hinge_chains.angles_in_limits if self.hinge_chains else None)
+        angles = self.hinge_chains.angles_in_limits(rot.exp_map_to_quat(take(dof, -1, self._chain_cols)))
         return self._assemble(angles, take(dof, -1, self._hng_cols), self._sim_perm)
 
     def sim_to_dof(self, sim_dof):
         """MuJoCo hinge coordinates [..., num_sim_dofs] -> motion DoFs [..., num_dofs]."""
         self._require_hinges_only("sim_to_dof", "qpos_to_dof")
-        q = self._chain_part(take(sim_dof, -1, self._chain_sim), lambda a: rot.quat_to_exp_map(self.hinge_chains.to_quat(a)))
-        return self._assemble(q, take(sim_dof, -1, self._hng_sim), self._dof_perm)
+        e = rot.quat_to_exp_map(self.hinge_chains.to_quat(take(sim_dof, -1, self._chain_sim)))  # [..., C, 3]
+        return self._assemble(e, take(sim_dof, -1, self._hng_sim), self._dof_perm)
 
     def sim_vel_to_dof_vel(self, sim_dof, sim_vel):
         """Hinge rates sim_vel [..., D] at hinge angles sim_dof [..., D] -> motion-layout DoF velocities
         [..., num_dofs]: per 3-DoF joint its angular velocity in its own (child) frame, per hinge its rate."""
         self._require_hinges_only("sim_vel_to_dof_vel", "MuJoCo's qvel")
-        w = self._chain_part(take(sim_dof, -1, self._chain_sim), lambda a: self.hinge_chains.angular_velocity(
-            a, take(sim_vel, -1, self._chain_sim)))
+        w = self.hinge_chains.angular_velocity(take(sim_dof, -1, self._chain_sim), take(sim_vel, -1, self._chain_sim))
         return self._assemble(w, take(sim_vel, -1, self._hng_sim), self._dof_perm)
 
     def dof_vel_to_sim_vel(self, sim_dof, dof_vel):
         """Inverse of sim_vel_to_dof_vel: motion-layout DoF velocities [..., num_dofs] at hinge angles
         sim_dof [..., D] -> hinge rates [..., D] (damped least squares through gimbal lock)."""
         self._require_hinges_only("dof_vel_to_sim_vel", "MuJoCo's qvel")
-        rates = self._chain_part(take(sim_dof, -1, self._chain_sim), lambda a: self.hinge_chains.rates(
-            a, take(dof_vel, -1, self._chain_cols)))
+        rates = self.hinge_chains.rates(take(sim_dof, -1, self._chain_sim), take(dof_vel, -1, self._chain_cols))
         return self._assemble(rates, take(dof_vel, -1, self._hng_cols), self._sim_perm)
 
     def dof_to_qpos(self, root_pos, root_rot, dof):
@@ -343,9 +335,8 @@ class KinCharModel:
         qpos[..., self.root_qpos_adr + 3:self.root_qpos_adr + 7] = root_rot[..., [3, 0, 1, 2]]
         for j in self._balls:
             qpos[..., j.qpos_adr] = rot.exp_map_to_quat(dof[..., self.joint_dof_slice(j)])[..., [3, 0, 1, 2]]
-        if self.hinge_chains is not None:
-            angles = self.hinge_chains.angles_in_limits(rot.exp_map_to_quat(take(dof, -1, self._chain_cols)))
-            qpos[..., self._chain_qpos.flatten()] = angles.flatten(-2)
+        angles = self.hinge_chains.angles_in_limits(rot.exp_map_to_quat(take(dof, -1, self._chain_cols)))
+        qpos[..., self._chain_qpos.flatten()] = angles.flatten(-2)
         qpos[..., self._hng_qpos] = take(dof, -1, self._hng_cols)
         return qpos
 
@@ -357,9 +348,8 @@ class KinCharModel:
         dof = qpos.new_zeros(qpos.shape[:-1] + (self.num_dofs,))
         for j in self._balls:
             dof[..., self.joint_dof_slice(j)] = rot.quat_to_exp_map(qpos[..., j.qpos_adr][..., [1, 2, 3, 0]])
-        if self.hinge_chains is not None:
-            e = rot.quat_to_exp_map(self.hinge_chains.to_quat(take(qpos, -1, self._chain_qpos)))  # [..., C, 3]
-            dof[..., self._chain_cols.flatten()] = e.flatten(-2)
+        e = rot.quat_to_exp_map(self.hinge_chains.to_quat(take(qpos, -1, self._chain_qpos)))  # [..., C, 3]
+        dof[..., self._chain_cols.flatten()] = e.flatten(-2)
         dof[..., self._hng_cols] = take(qpos, -1, self._hng_qpos)
         return root_pos, root_rot, dof
 

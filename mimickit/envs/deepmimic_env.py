@@ -77,6 +77,7 @@ class DeepMimicEnv(CharEnv):
         self._motion_t0 = torch.zeros(n, device=self.device)  # [N] clip time at reset
         self._ref = None  # MotionFrame at the current time
         self._tar_ref = None  # MotionFrame [N, S] at the target steps
+        self._reset_tar_ref = None  # (env ids [K], MotionFrame [K, S]) of the last reset, until the next step
         self._body_dist = None  # [N, B] m, sim to reference body positions, this step
         self._tracking_error = torch.zeros(n, device=self.device)  # [N] m
         self._dof_error = torch.zeros(n, device=self.device)  # [N] rad
@@ -136,12 +137,17 @@ class DeepMimicEnv(CharEnv):
             self._motion_t0[env_ids] = self.motion_lib.sample_time(ids)
         else:
             self._motion_t0[env_ids] = 0.0
-        frame = self.motion_lib.calc_motion_frame(ids, self._motion_t0[env_ids], with_body=False)
+        # one lookup [K, 1 + S]: the state to reset to, and the target frames of the observation after it
+        times = self.motion_times(env_ids).unsqueeze(-1) + self._ref_offsets
+        frames = self.motion_lib.calc_motion_frame(ids.unsqueeze(-1), times, with_body=False)
+        frame = _frame_slice(frames, 0)
         dof_pos = self.char_model.dof_to_sim(frame.dof)  # [K, D] hinge angles
         dof_vel = dof_vel_to_sim(self.char_model, dof_pos, frame.dof_vel)  # [K, D] hinge rates
         self.set_char_state(env_ids, frame.root_pos, frame.root_rot, frame.root_vel, frame.root_ang_vel,
                             dof_pos, dof_vel)
         self._ref = self._tar_ref = self._body_dist = None  # recomputed for all envs on next use
+        if self.config["enable_tar_obs"]:
+            self._reset_tar_ref = (env_ids, _frame_slice(frames, slice(1, None)))  # for _compute_obs(env_ids)
 
     def _ref_frame(self):
         """MotionFrame [N] of the reference at the current time, body poses included.
@@ -151,15 +157,15 @@ class DeepMimicEnv(CharEnv):
         if self._ref is None:
             times = self.motion_times().unsqueeze(-1) + self._ref_offsets  # [N, 1 + S]
             frames = self.motion_lib.calc_motion_frame(self._motion_ids.unsqueeze(-1), times, with_body=False)
-            now = MotionFrame(*[None if x is None else x[:, 0] for x in frames])
+            now = _frame_slice(frames, 0)
             body_pos, body_rot = self.char_model.forward_kinematics(now.root_pos, now.root_rot, now.dof)
             self._ref = now._replace(body_pos=body_pos, body_rot=body_rot)
             if self.config["enable_tar_obs"]:
-                self._tar_ref = MotionFrame(*[None if x is None else x[:, 1:] for x in frames])
+                self._tar_ref = _frame_slice(frames, slice(1, None))
         return self._ref
 
     def _update_state(self):
-        self._ref = self._tar_ref = self._body_dist = None
+        self._ref = self._tar_ref = self._body_dist = self._reset_tar_ref = None
         super()._update_state()
 
     def _render(self):
@@ -190,6 +196,8 @@ class DeepMimicEnv(CharEnv):
         if env_ids is None:
             self._ref_frame()
             ref = self._tar_ref  # looked up with the current reference
+        elif self._reset_tar_ref is not None and self._reset_tar_ref[0] is env_ids:
+            ref = self._reset_tar_ref[1]  # looked up by the reset of these envs
         else:
             times = self.motion_times(env_ids).unsqueeze(-1) + self._tar_offsets  # [K, S]
             ref = self.motion_lib.calc_motion_frame(self._motion_ids[env_ids].unsqueeze(-1), times, with_body=False)
@@ -240,6 +248,11 @@ class DeepMimicEnv(CharEnv):
 
     def get_motion_ids(self):
         return self._motion_ids.clone()
+
+
+def _frame_slice(frame, index):
+    """A MotionFrame's fields indexed along their second dim (the time steps of a [n, T] lookup)."""
+    return MotionFrame(*[None if x is None else x[:, index] for x in frame])
 
 
 def compute_deepmimic_reward(cfg, root_pos, root_rot, root_vel, root_ang_vel, joint_rot, joint_vel,

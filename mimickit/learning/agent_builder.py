@@ -1,9 +1,19 @@
 """Agent named by an agent YAML's agent_name."""
+import os
+
 from mimickit.engines.engine import ConfigError, load_yaml
 
 
-def build_agent(config_file, env, device="cpu"):
+def build_agent(config_file, env, device="cpu", model_file=None):
+    """The agent of config_file. With model_file, a checkpoint that records its network
+    (``model_config``, as actor-only exports do) sets the network, so a model trained with another
+    agent YAML (e.g. the GPU one) plays with this one."""
     config = load_yaml(config_file)
+    if model_file and os.path.isfile(str(model_file)):
+        import torch
+        state = torch.load(str(model_file), map_location="cpu", weights_only=True)
+        if state.get("model_config"):
+            config["model"] = dict(state["model_config"])
     name = config.get("agent_name")
     if name == "PPO":
         from mimickit.learning.ppo_agent import PPOAgent
