@@ -7,7 +7,7 @@ its own actions, each weighted by the exponentiated advantage.
 """
 import torch
 
-from mimickit.learning.base_agent import BaseAgent, _step
+from mimickit.learning.base_agent import BaseAgent
 from mimickit.learning.ppo_agent import normalize_advantages
 
 
@@ -24,21 +24,10 @@ class AWRAgent(BaseAgent):
         weights = awr_weights(adv, self.config["awr_temp"], self.config["a_weight_clip"])
         critic_loss = self._critic_update(obs, returns)
 
-        self.model.train()
-        stats = {"actor_loss": 0.0, "action_bound_loss": 0.0, "entropy": 0.0}
-        count = 0
-        for _ in range(self.config["actor_epochs"]):
-            for idx in self._minibatches(obs.shape[0], self.config["actor_batch_size"]):
-                dist = self.model.dist(obs[idx])
-                logp = dist.log_prob(actions[idx]).sum(-1)
-                actor_loss = -(weights[idx] * logp).mean()
-                penalty, pen_stats = self._action_penalties(dist)
-                _step(self.actor_optimizer, actor_loss + penalty, self.model.actor_parameters())
-                stats["actor_loss"] += actor_loss.item()
-                for k, v in pen_stats.items():
-                    stats[k] += v
-                count += 1
-        stats = {k: v / max(count, 1) for k, v in stats.items()}
+        def weighted_log_likelihood(logp, idx):
+            return -(weights[idx] * logp).mean(), {}
+
+        stats = self._actor_update(obs, actions, weighted_log_likelihood)
         stats["critic_loss"] = critic_loss
         stats["mean_weight"] = weights.mean().item()
         return stats

@@ -183,6 +183,24 @@ class BaseAgent:
                 total, count = total + loss.item(), count + 1
         return total / max(count, 1)
 
+    def _actor_update(self, obs, actions, objective):
+        """actor_epochs of minibatch steps on objective(logp [M], idx [M]) -> (loss, {stat: tensor}),
+        plus the action penalties; returns the mean of every stat and of the objective."""
+        self.model.train()
+        totals, count = {}, 0
+        for _ in range(self.config["actor_epochs"]):
+            for idx in self._minibatches(obs.shape[0], self.config["actor_batch_size"]):
+                dist = self.model.dist(obs[idx])
+                logp = dist.log_prob(actions[idx]).sum(-1)
+                loss, stats = objective(logp, idx)
+                penalty, pen_stats = self._action_penalties(dist)
+                _step(self.actor_optimizer, loss + penalty, self.model.actor_parameters())
+                stats = dict(stats, actor_loss=loss.item(), **pen_stats)
+                for k, v in stats.items():
+                    totals[k] = totals.get(k, 0.0) + float(v)
+                count += 1
+        return {k: v / max(count, 1) for k, v in totals.items()}
+
     def _action_penalties(self, dist):
         """Bound penalty keeps mu inside the action range; entropy and L2 regularizers by weight."""
         mean = dist.mean

@@ -9,7 +9,7 @@ TD(lambda) return.
 """
 import torch
 
-from mimickit.learning.base_agent import BaseAgent, _step
+from mimickit.learning.base_agent import BaseAgent
 
 
 def ppo_surrogate_loss(logp_new, logp_old, advantages, clip_ratio):
@@ -34,23 +34,10 @@ class PPOAgent(BaseAgent):
         adv = normalize_advantages(buf.flat("advantage"), self.config["norm_adv_clip"])
         critic_loss = self._critic_update(obs, returns)
 
-        self.model.train()
-        stats = {"actor_loss": 0.0, "clip_frac": 0.0, "action_bound_loss": 0.0, "entropy": 0.0}
-        count = 0
-        for _ in range(self.config["actor_epochs"]):
-            for idx in self._minibatches(obs.shape[0], self.config["actor_batch_size"]):
-                dist = self.model.dist(obs[idx])
-                logp = dist.log_prob(actions[idx]).sum(-1)
-                surr_loss, clip_frac = ppo_surrogate_loss(logp, logp_old[idx], adv[idx],
-                                                          self.config["ppo_clip_ratio"])
-                penalty, pen_stats = self._action_penalties(dist)
-                loss = surr_loss + penalty
-                _step(self.actor_optimizer, loss, self.model.actor_parameters())
-                stats["actor_loss"] += surr_loss.item()
-                stats["clip_frac"] += clip_frac.item()
-                for k, v in pen_stats.items():
-                    stats[k] += v
-                count += 1
-        stats = {k: v / max(count, 1) for k, v in stats.items()}
+        def clipped_surrogate(logp, idx):
+            loss, clip_frac = ppo_surrogate_loss(logp, logp_old[idx], adv[idx], self.config["ppo_clip_ratio"])
+            return loss, {"clip_frac": clip_frac.item()}
+
+        stats = self._actor_update(obs, actions, clipped_surrogate)
         stats["critic_loss"] = critic_loss
         return stats
