@@ -149,6 +149,10 @@ class DeepMimicEnv(CharEnv):
         if self.config["enable_tar_obs"]:
             self._reset_tar_ref = (env_ids, _frame_slice(frames, slice(1, None)))  # for _compute_obs(env_ids)
 
+    def ref_frame(self):
+        """The reference MotionFrame [N] at the current time (what the reward compares against)."""
+        return self._ref_frame()
+
     def _ref_frame(self):
         """MotionFrame [N] of the reference at the current time, body poses included.
 
