@@ -42,6 +42,15 @@ def tiny_agent_config(tmp_path, agent_name="PPO", **extra):
     return str(path)
 
 
+def train_tiny_agent(tmp_path, env, max_samples, agent_name="PPO", model_name="m.pt"):
+    """A tiny agent trained for max_samples on env, checkpointing to tmp_path/model_name."""
+    cfg = tiny_agent_config(tmp_path, agent_name)
+    agent = build_agent(cfg, env)
+    agent.train(max_samples=max_samples, out_model_file=str(tmp_path / model_name),
+                log_file=str(tmp_path / "log.txt"), progress=False)
+    return agent, cfg
+
+
 @pytest.mark.parametrize("motion", ["walk", "spinkick"])
 def test_reward_is_one_on_the_reference_and_falls_with_pose_error(motion):
     torch.manual_seed(1)
@@ -95,9 +104,7 @@ def test_pose_termination_and_tracking_error_in_info():
 def test_train_then_test_reports_tracking(tmp_path):
     torch.manual_seed(4)
     env = make_env(4)
-    agent = build_agent(tiny_agent_config(tmp_path), env)
-    agent.train(max_samples=4 * 8 * 4, out_model_file=str(tmp_path / "model.pt"),
-                log_file=str(tmp_path / "log.txt"), progress=False)
+    agent, _ = train_tiny_agent(tmp_path, env, 4 * 8 * 4)
     log = read_log(str(tmp_path / "log.txt"))
     assert log["iteration"] == [2.0, 4.0] and log["samples"] == [64.0, 128.0]
     for col in ("test_return", "test_episode_length", "tracking_error_m", "actor_loss", "critic_loss"):
@@ -111,9 +118,7 @@ def test_train_then_test_reports_tracking(tmp_path):
 def test_awr_trains_and_logs_its_losses(tmp_path):
     torch.manual_seed(5)
     env = make_env(4)
-    agent = build_agent(tiny_agent_config(tmp_path, "AWR"), env)
-    agent.train(max_samples=64, out_model_file=str(tmp_path / "awr.pt"), log_file=str(tmp_path / "log.txt"),
-                progress=False)
+    train_tiny_agent(tmp_path, env, 64, agent_name="AWR")
     log = read_log(str(tmp_path / "log.txt"))
     assert all(c in log for c in ("actor_loss", "critic_loss", "mean_weight"))
     env.close()
@@ -121,11 +126,8 @@ def test_awr_trains_and_logs_its_losses(tmp_path):
 
 def test_checkpoint_restores_counters_normalizer_and_optimizer(tmp_path):
     torch.manual_seed(6)
-    cfg = tiny_agent_config(tmp_path)
     env = make_env(4)
-    agent = build_agent(cfg, env)
-    agent.train(max_samples=64, out_model_file=str(tmp_path / "m.pt"), log_file=str(tmp_path / "log.txt"),
-                progress=False)
+    agent, cfg = train_tiny_agent(tmp_path, env, 64)
     fresh = build_agent(cfg, env)
     fresh.load(str(tmp_path / "m.pt"))
     assert (fresh.iteration, fresh.sample_count) == (agent.iteration, agent.sample_count) == (2, 64)
@@ -177,11 +179,8 @@ def test_killed_run_resumes_from_its_checkpoint(tmp_path):
 
 def test_actor_only_checkpoint_plays_like_the_full_one(tmp_path):
     torch.manual_seed(7)
-    cfg = tiny_agent_config(tmp_path)
     env = make_env(3)
-    agent = build_agent(cfg, env)
-    agent.train(max_samples=48, out_model_file=str(tmp_path / "m.pt"), log_file=str(tmp_path / "log.txt"),
-                progress=False)
+    agent, cfg = train_tiny_agent(tmp_path, env, 48)
     actor_file = tmp_path / "m_actor.pt"  # written beside every training checkpoint
     assert actor_file.exists() and actor_file.stat().st_size < (tmp_path / "m.pt").stat().st_size
     player = build_agent(cfg, env)

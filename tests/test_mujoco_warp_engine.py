@@ -7,6 +7,7 @@ import torch
 
 pytest.importorskip("mujoco_warp")
 
+from mimickit.engines.compare import max_state_diff  # noqa: E402
 from mimickit.engines.engine import build_engine  # noqa: E402
 from mimickit.envs.env_builder import build_env  # noqa: E402
 
@@ -25,20 +26,9 @@ def engines():
 
 def test_same_physics_as_the_cpu_engine(engines):
     warp_eng, cpu_eng = engines
-    torch.manual_seed(0)
-    lim = cpu_eng.get_dof_limits()
-    worst = {"root": 0.0, "body": 0.0, "dof": 0.0}
-    for i in range(45):  # 1.5 s of PD control towards random targets, falls and contacts included
-        if i % 10 == 0:
-            target = lim[:, 0] + (lim[:, 1] - lim[:, 0]) * (0.35 + 0.3 * torch.rand(6, 28))
-        warp_eng.set_cmd(target.to(DEVICE))
-        cpu_eng.set_cmd(target)
-        warp_eng.step()
-        cpu_eng.step()
-        worst["root"] = max(worst["root"], (warp_eng.get_root_pos().cpu() - cpu_eng.get_root_pos()).abs().max().item())
-        worst["body"] = max(worst["body"], (warp_eng.get_body_pos().cpu() - cpu_eng.get_body_pos()).abs().max().item())
-        worst["dof"] = max(worst["dof"], (warp_eng.get_dof_pos().cpu() - cpu_eng.get_dof_pos()).abs().max().item())
-    assert worst["root"] < 2e-3 and worst["body"] < 2e-3 and worst["dof"] < 2e-2, worst
+    # 1.5 s of PD control towards random targets, falls and contacts included
+    worst = max_state_diff(warp_eng, cpu_eng, 45)
+    assert worst["root_pos"] < 2e-3 and worst["body_pos"] < 2e-3 and worst["dof_pos"] < 2e-2, worst
     # the feet carry the weight the same way (contact sensors of the shared scene)
     fz_warp = warp_eng.get_contact_forces()[:, :, 2].sum(-1).cpu()
     fz_cpu = cpu_eng.get_contact_forces()[:, :, 2].sum(-1)

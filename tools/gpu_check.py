@@ -7,6 +7,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import torch  # noqa: E402
 
+from mimickit.engines.compare import max_state_diff  # noqa: E402
 from mimickit.engines.engine import build_engine  # noqa: E402
 from mimickit.envs.env_builder import build_env  # noqa: E402
 
@@ -16,19 +17,7 @@ t = time.time()
 g = build_engine("data/engines/mujoco_warp_engine.yaml", char, 8, device=dev)
 c = build_engine("data/engines/mujoco_engine.yaml", char, 8)
 print("engines built in %.1f s" % (time.time() - t), flush=True)
-torch.manual_seed(0)
-lim = c.get_dof_limits()
-worst = {}
-for i in range(60):
-    if i % 10 == 0:
-        tgt = lim[:, 0] + (lim[:, 1] - lim[:, 0]) * (0.35 + 0.3 * torch.rand(8, 28))
-    g.set_cmd(tgt.to(dev))
-    c.set_cmd(tgt)
-    g.step()
-    c.step()
-    for name in ("root_pos", "dof_pos", "body_pos"):
-        d = (getattr(g, "get_" + name)().cpu() - getattr(c, "get_" + name)()).abs().max().item()
-        worst[name] = max(worst.get(name, 0.0), d)
+worst = max_state_diff(g, c, 60)
 print("gpu vs cpu engine, max abs diff over 2 s:", {k: "%.2e" % v for k, v in worst.items()}, flush=True)
 env = build_env("data/envs/deepmimic_humanoid_env.yaml", "data/engines/mujoco_warp_engine.yaml", 64, dev)
 env.reset()

@@ -114,9 +114,16 @@ class Engine:
         import torch
         return torch.zeros(0, dtype=torch.long, device=self.device)
 
-    # --- limits of the actuated DoFs [D, 2] and torque limits [D] ---
-    def get_dof_limits(self): raise NotImplementedError
-    def get_torque_limits(self): raise NotImplementedError
+    # --- limits of the actuated DoFs [D, 2] and torque limits [D], from the scene's DoF layout ---
+    dofs = None  # scene.ActuatedDofs, set by subclasses
+
+    def get_dof_limits(self):
+        import torch
+        return torch.tensor(self.dofs.limits, device=self.device)
+
+    def get_torque_limits(self):
+        import torch
+        return torch.tensor(self.dofs.torque_limits, device=self.device)
 
     # --- writes ---
     def set_root_state(self, env_ids, root_pos, root_rot, root_vel, root_ang_vel): raise NotImplementedError

@@ -8,7 +8,7 @@ import torch
 from mujoco import batch as mj_batch
 
 from mimickit.engines.engine import Engine
-from mimickit.engines.scene import build_scene
+from mimickit.engines.scene import ActuatedDofs, build_scene
 
 
 class MujocoEngine(Engine):
@@ -18,18 +18,13 @@ class MujocoEngine(Engine):
         self.model, self.body_names = build_scene(char_file, cfg["sim_freq"], self.control_mode,
                                                   cfg["self_collisions"], cfg["ground_friction"])
         m = self.model
-        if m.njnt < 1 or m.jnt_type[0] != mujoco.mjtJoint.mjJNT_FREE:
-            raise ValueError("%s: the character's root must have a free joint" % char_file)
+        try:
+            self.dofs = ActuatedDofs(m, self.control_mode)
+        except ValueError as e:
+            raise ValueError("%s: %s" % (char_file, e)) from e
         self.num_bodies = m.nbody - 1
         self.num_dofs = m.nu
-        # DoF i is the i-th actuated hinge in the MJCF's depth-first (qpos) order, the order of
-        # KinCharModel.sim_dof_names(); the <actuator> block may list them in another order, so
-        # _act_ids[i] is the actuator that drives DoF i
-        act_qpos = np.array([m.jnt_qposadr[m.actuator_trnid[a, 0]] for a in range(m.nu)])
-        self._act_ids = np.argsort(act_qpos, kind="stable")
-        self._act_jnt = m.actuator_trnid[self._act_ids, 0]
-        self._act_qpos = m.jnt_qposadr[self._act_jnt]
-        self._act_qvel = m.jnt_dofadr[self._act_jnt]
+        self._act_ids, self._act_qpos, self._act_qvel = self.dofs.act_ids, self.dofs.qpos_adr, self.dofs.qvel_adr
         # persistent: one MjData per env (about 0.2 MB each), so a step continues from the position
         # and velocity stages the previous step computed for the observations instead of redoing
         # them (about 10% faster for the humanoid; results are bit-identical either way)
@@ -45,7 +40,7 @@ class MujocoEngine(Engine):
         self._sim_time = self.batch.bind("time")  # [N]; MuJoCo zeroes it when it resets a diverged sim
         self._unstable_ids = np.zeros(0, np.int64)
         self._qpos[:] = m.qpos0
-        self._ctrl[:, self._act_ids] = m.qpos0[self._act_qpos] if self.control_mode == "pos" else 0.0
+        self._ctrl[:, self._act_ids] = self.dofs.initial_cmd
         self.batch.forward()
         self._refresh()
 
@@ -118,16 +113,6 @@ class MujocoEngine(Engine):
     def get_body_vel(self): return self._body_velocities()
     def get_body_ang_vel(self): return torch.from_numpy(self._cvel_np[..., :3]).to(self.device)
     def get_contact_forces(self): return self._contact_forces
-
-    def get_dof_limits(self):
-        m = self.model
-        return torch.tensor(m.jnt_range[self._act_jnt], dtype=torch.float32, device=self.device)
-
-    def get_torque_limits(self):
-        m = self.model
-        lim = m.actuator_forcerange[:, 1] if self.control_mode == "pos" else m.actuator_ctrlrange[:, 1]
-        lim = lim[self._act_ids]
-        return torch.tensor(lim, dtype=torch.float32, device=self.device)
 
     # ---------------- writes ----------------
     def set_root_state(self, env_ids, root_pos, root_rot, root_vel, root_ang_vel):

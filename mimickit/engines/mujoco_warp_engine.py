@@ -19,7 +19,7 @@ import warp as wp
 from mujoco_warp._src import smooth as mjw_smooth
 
 from mimickit.engines.engine import Engine
-from mimickit.engines.scene import build_scene
+from mimickit.engines.scene import ActuatedDofs, build_scene
 from mimickit.util.indexing import take
 from mimickit.util.rotations import quat_rotate, quat_rotate_inverse
 
@@ -42,13 +42,10 @@ class MujocoWarpEngine(Engine):
         self.wp_device = wp.device_from_torch(self.torch_device)
         self.num_bodies = m.nbody - 1
         self.num_dofs = m.nu
-        # DoF i is the i-th actuated hinge in depth-first (qpos) order, as in the CPU engine
-        act_qpos = np.array([m.jnt_qposadr[m.actuator_trnid[a, 0]] for a in range(m.nu)])
-        self._act_ids = torch.as_tensor(np.argsort(act_qpos, kind="stable"), device=self.torch_device)
-        act_jnt = m.actuator_trnid[self._act_ids.cpu().numpy(), 0]
-        self._act_jnt = act_jnt
-        self._act_qpos = torch.as_tensor(m.jnt_qposadr[act_jnt], device=self.torch_device)
-        self._act_qvel = torch.as_tensor(m.jnt_dofadr[act_jnt], device=self.torch_device)
+        self.dofs = ActuatedDofs(m, self.control_mode)  # the CPU engine's DoF order and limits
+        as_t = lambda a: torch.as_tensor(a, device=self.torch_device)
+        self._act_ids, self._act_qpos, self._act_qvel = (as_t(self.dofs.act_ids), as_t(self.dofs.qpos_adr),
+                                                         as_t(self.dofs.qvel_adr))
         njmax = CONTACTS_PER_WORLD * ROWS_PER_CONTACT + m.njnt
         with wp.ScopedDevice(self.wp_device):
             self.wm = mjw.put_model(m)
@@ -67,10 +64,7 @@ class MujocoWarpEngine(Engine):
         self._xyzw_idx = torch.tensor([1, 2, 3, 0], device=self.torch_device)  # wxyz -> xyzw
         self._wxyz_idx = torch.tensor([3, 0, 1, 2], device=self.torch_device)  # xyzw -> wxyz
         self._reads = {}  # read name -> tensor, valid until the state changes (step, writes)
-        if self.control_mode == "pos":
-            self._ctrl[:, self._act_ids] = self._qpos0[self._act_qpos]
-        else:
-            self._ctrl.zero_()
+        self._ctrl[:, self._act_ids] = as_t(self.dofs.initial_cmd)
         self._unstable = torch.zeros(0, dtype=torch.long, device=self.torch_device)
         self._use_graph = self.wp_device.is_cuda and os.environ.get("MIMICKIT_WARP_GRAPH", "1") != "0"
         self._step_graph = self._refresh_graph = None
@@ -180,15 +174,6 @@ class MujocoWarpEngine(Engine):
             sens = self._sensordata.view(self.num_envs, self.num_bodies, 4)  # found, force xyz
             return -sens[..., 1:]  # the sensor reports the body's force on the world
         return self._read("contact_forces", forces)
-
-    def get_dof_limits(self):
-        return torch.tensor(self.model.jnt_range[self._act_jnt], dtype=torch.float32, device=self.torch_device)
-
-    def get_torque_limits(self):
-        m = self.model
-        ids = self._act_ids.cpu().numpy()
-        lim = m.actuator_forcerange[ids, 1] if self.control_mode == "pos" else m.actuator_ctrlrange[ids, 1]
-        return torch.tensor(lim, dtype=torch.float32, device=self.torch_device)
 
     # ---------------- writes ----------------
     def set_root_state(self, env_ids, root_pos, root_rot, root_vel, root_ang_vel):

@@ -3,6 +3,7 @@
 Every engine compiles the same scene, so the CPU and GPU engines simulate the same physics.
 """
 import mujoco
+import numpy as np
 
 
 def build_scene(char_file, sim_freq, control_mode="pos", self_collisions=False, ground_friction=1.0):
@@ -63,3 +64,24 @@ def _stabilize_pd(spec, h):
             continue
         joint = spec.joint(act.target)
         joint.armature = max(float(joint.armature), kp * h * h)
+
+
+class ActuatedDofs:
+    """The character's actuated hinges in the MJCF's depth-first (qpos) order, the order of
+    KinCharModel.sim_dof_names(). The <actuator> block may list them in another order, so
+    ``act_ids[i]`` is the actuator that drives DoF i. Numpy arrays [D]; engines move them to torch."""
+
+    def __init__(self, model, control_mode="pos"):
+        m = model
+        if m.njnt < 1 or m.jnt_type[0] != mujoco.mjtJoint.mjJNT_FREE:
+            raise ValueError("the character's root must have a free joint")
+        act_qpos = np.array([m.jnt_qposadr[m.actuator_trnid[a, 0]] for a in range(m.nu)])
+        self.act_ids = np.argsort(act_qpos, kind="stable")
+        self.jnt_ids = m.actuator_trnid[self.act_ids, 0]
+        self.qpos_adr = m.jnt_qposadr[self.jnt_ids]
+        self.qvel_adr = m.jnt_dofadr[self.jnt_ids]
+        self.limits = m.jnt_range[self.jnt_ids].astype(np.float32)  # [D, 2]
+        force_lim = m.actuator_forcerange[:, 1] if control_mode == "pos" else m.actuator_ctrlrange[:, 1]
+        self.torque_limits = force_lim[self.act_ids].astype(np.float32)  # [D]
+        # the command that holds the model's default pose (pos) or applies no torque (torque) [D]
+        self.initial_cmd = (m.qpos0[self.qpos_adr] if control_mode == "pos" else np.zeros(m.nu)).astype(np.float32)
