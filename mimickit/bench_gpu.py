@@ -5,11 +5,13 @@ For each env count, in the same run on the same GPU:
 - raw: MuJoCo Warp stepping the env's own scene model, ``substeps`` physics steps per control
   step, replayed as one CUDA graph, with fixed random PD targets (the ceiling), in control steps/s;
 - env: the DeepMimic env (walk) stepped with small random actions, observations, reward, reference
-  lookups, early termination and resets included, in env steps/s;
+  lookups, early termination and resets included, in env steps/s, as training steps it (masked
+  stepping, compiled); ``env_ids``: the same env stepped by ids, uncompiled (the CPU engine's way);
 - ppo: PPO training (rollouts plus updates; no test episodes) in samples/s.
 
 Prints one line per env count with ``envs=``, ``raw_steps_per_s=``, ``env_steps_per_s=``,
-``ppo_samples_per_s=`` and the two ratios to the raw ceiling.
+``env_ids_steps_per_s=``, ``ppo_samples_per_s=``, the ratios to the raw ceiling and the seconds the
+first (compiling) env step took.
 """
 import argparse
 import datetime
@@ -58,7 +60,7 @@ def bench_env(env, seconds):
     """Env steps/s with small random actions (an untrained policy's), resets included."""
     n, dev = env.num_envs, env.device
     env.reset()
-    for _ in range(5):
+    for _ in range(40):  # compiles, and runs past the first periodic check
         env.step(0.05 * torch.randn(n, env.act_dim, device=dev))
     _sync(dev)
     steps, start = 0, time.perf_counter()
@@ -69,9 +71,30 @@ def bench_env(env, seconds):
     return n * steps / (time.perf_counter() - start)
 
 
+def env_step_parts(env, steps=50):
+    """Milliseconds per part of a masked env step, each part timed with the device synchronized:
+    -> {physics, post_physics, refresh, obs}. The sum exceeds a free-running step (no overlap)."""
+    n, dev = env.num_envs, env.device
+    post_physics, observe = env._get_masked_fns()
+    parts = {"physics": lambda: env._simulate(), "post_physics": post_physics,
+             "refresh": env._refresh_after_reset, "obs": observe}
+    totals = dict.fromkeys(parts, 0.0)
+    for i in range(steps + 3):
+        env._apply_action(0.05 * torch.randn(n, env.act_dim, device=dev))
+        for name, fn in parts.items():
+            _sync(dev)
+            start = time.perf_counter()
+            fn()
+            _sync(dev)
+            if i >= 3:
+                totals[name] += (time.perf_counter() - start) * 1e3 / steps
+    return totals
+
+
 def bench_ppo(env, iters, agent_config=AGENT_CFG):
     """PPO samples/s over `iters` training iterations (rollout plus update), after a warm-up one."""
     from mimickit.learning.agent_builder import build_agent
+    from mimickit.learning.base_agent import EpisodeStats
     agent = build_agent(agent_config, env, env.device)
     steps = agent.config["steps_per_iter"]
     obs, _ = env.reset()
@@ -79,7 +102,7 @@ def bench_ppo(env, iters, agent_config=AGENT_CFG):
         if i == 1:
             _sync(env.device)
             start = time.perf_counter()
-        buf, obs = agent._rollout(obs, steps, [], [])
+        buf, obs = agent._rollout(obs, steps, EpisodeStats(env.device))
         agent._update(buf)
     _sync(env.device)
     return steps * env.num_envs * iters / (time.perf_counter() - start)
@@ -95,16 +118,28 @@ def run(args):
         env = build_env(ENV_CFG, ENGINE_CFG, n, device,
                         overrides={"motion_file": os.path.join(REPO_ROOT, "data", "motions", "humanoid",
                                                                "humanoid_%s.pkl" % args.motion)})
-        raws, envs = [], []
+        start = time.perf_counter()
+        env.reset()
+        env.step(torch.zeros(n, env.act_dim, device=device))
+        _sync(device)
+        first_step = time.perf_counter() - start
+        raws, envs, envs_ids = [], [], []
         for _ in range(args.repeats):  # interleaved, medians
             envs.append(bench_env(env, args.seconds))
             raws.append(bench_raw(env.engine, args.seconds))
+            env.masked_step = False
+            envs_ids.append(bench_env(env, args.seconds))
+            env.masked_step = True
         ppo = bench_ppo(env, args.ppo_iters)
-        raw, env_sps = statistics.median(raws), statistics.median(envs)
-        line = ("envs=%d raw_steps_per_s=%.0f env_steps_per_s=%.0f ppo_samples_per_s=%.0f "
-                "env_ratio=%.3f ppo_ratio=%.3f" % (n, raw, env_sps, ppo, env_sps / raw, ppo / raw))
+        raw, env_sps, ids_sps = statistics.median(raws), statistics.median(envs), statistics.median(envs_ids)
+        line = ("envs=%d raw_steps_per_s=%.0f env_steps_per_s=%.0f env_ids_steps_per_s=%.0f "
+                "ppo_samples_per_s=%.0f env_ratio=%.3f ppo_ratio=%.3f first_step_s=%.1f"
+                % (n, raw, env_sps, ids_sps, ppo, env_sps / raw, ppo / raw, first_step))
         print(line, flush=True)
         rows.append(line)
+        if args.parts:
+            print("  ms per step part: " + " ".join("%s=%.2f" % kv for kv in env_step_parts(env).items()),
+                  flush=True)
         env.close()
         del env
         torch.cuda.empty_cache() if torch.cuda.is_available() else None
@@ -118,6 +153,7 @@ def add_args(parser):
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--ppo_iters", type=int, default=4)
     parser.add_argument("--motion", default="walk")
+    parser.add_argument("--parts", action="store_true", help="also time the parts of an env step")
 
 
 if __name__ == "__main__":

@@ -34,7 +34,9 @@ FLAGS = {
     "out_dir": (str, "output/", "output folder"),
     "log_file": (str, None, "training log (default: OUT_DIR/log.txt)"),
     "out_model_file": (str, None, "trained model (default: OUT_DIR/model.pt)"),
-    "model_file": (str, None, "model to load"),
+    "model_file": (str, None, "model to load: train resumes from a checkpoint, test plays it"),
+    "init_model_file": (str, None, "train: start from these weights (an actor-only export too: its critic "
+                                   "and the optimizers start fresh), with counters at zero"),
     "logger": (("txt", "tb", "wandb"), "txt", "training logger"),
     "devices": (str, "cpu", "comma-separated devices, e.g. cpu or cuda:0; envs use the first"),
     "seed": (int, None, "seed of torch, numpy and random"),
@@ -160,9 +162,10 @@ def run_test_episodes(env, num_episodes, policy=None):
 
 
 def _build_agent(args, env):
-    """The agent of --agent_config; in test mode the --model_file's recorded network wins."""
+    """The agent of --agent_config; the network recorded in the model it plays (test) or starts from
+    (--init_model_file) wins."""
     from mimickit.learning.agent_builder import build_agent
-    model_file = args["model_file"] if args["mode"] == "test" else None
+    model_file = args["model_file"] if args["mode"] == "test" else args.get("init_model_file")
     return build_agent(args["agent_config"], env, args["devices"].split(",")[0].strip(), model_file)
 
 
@@ -208,9 +211,13 @@ def run(args):
             if kinematic:
                 raise UsageError("train: env '%s' plays clips kinematically; there is nothing to train"
                                  % args["env_config"])
+            if args["model_file"] and args["init_model_file"]:
+                raise UsageError("train: give --model_file (resume) or --init_model_file (start from weights), not both")
             agent = _build_agent(args, env)
             if args["model_file"]:
                 agent.load(args["model_file"])  # resume
+            elif args["init_model_file"]:
+                agent.load(args["init_model_file"], weights_only=True)
             out_dir = args["out_dir"]
             os.makedirs(out_dir, exist_ok=True)
             agent.train(args["max_samples"],

@@ -191,6 +191,12 @@ def test_actor_only_checkpoint_plays_like_the_full_one(tmp_path):
     assert torch.allclose(a_full, a_half, atol=2e-2)  # fp16 weights
     with pytest.raises(ValueError, match="actor-only"):
         build_agent(cfg, env).load(str(actor_file))  # cannot resume training from it
+    # but training can start from it (--init_model_file): the actor as exported, a fresh critic
+    tuned = build_agent(cfg, env)
+    tuned.load(str(actor_file), weights_only=True)
+    assert tuned.iteration == 0
+    obs, stats = tuned.train_iteration(env.reset()[0])
+    assert tuned.iteration == 1 and stats["critic_loss"] > 0 and torch.isfinite(obs).all()
     env.close()
 
 

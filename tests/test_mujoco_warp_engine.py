@@ -62,3 +62,25 @@ def test_deepmimic_reward_is_one_on_the_reference_on_the_gpu_engine():
     reward = env._compute_reward()
     assert torch.allclose(reward, torch.ones_like(reward), atol=1e-5)
     env.close()
+
+
+def test_contact_buffers_hold_a_character_lying_on_the_ground():
+    """Per-world buffers come from the model; a character falling flat must fit in them."""
+    import mujoco
+    from mimickit.engines.mujoco_warp_engine import buffer_sizes
+    from mimickit.engines.scene import build_scene
+    m, _ = build_scene(CHAR, 120)
+    contacts, rows = buffer_sizes(m)
+    d = mujoco.MjData(m)
+    most = most_rows = 0
+    for roll in (1.5708, -1.5708, 3.1416):  # on its side, the other side, face down
+        mujoco.mj_resetData(m, d)
+        d.qpos[2] = 0.3
+        d.qpos[3:7] = [0.7071 if roll != 3.1416 else 0.0, 0.7071 if roll > 0 else -0.7071, 0.0, 0.0] \
+            if roll != 3.1416 else [0.0, 1.0, 0.0, 0.0]
+        for _ in range(240):
+            mujoco.mj_step(m, d)
+            most, most_rows = max(most, d.ncon), max(most_rows, d.nefc)
+    assert 6 <= most <= contacts and most_rows <= rows, (most, contacts, most_rows, rows)
+    with_self = buffer_sizes(build_scene(CHAR, 120, self_collisions=True)[0])[0]
+    assert with_self > contacts  # pairs of the character's own geoms add room

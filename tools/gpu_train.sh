@@ -2,19 +2,29 @@
 # Training on the GPU device machine, which a call may leave running (setsid) between calls.
 #   CLIPS="walk run spinkick" bash tools/gpu_train.sh start    one detached PPO run per clip
 #   bash tools/gpu_train.sh collect                             actor checkpoints and logs -> $OUT
-# A run resumes from its own checkpoint when started again on the same machine.
+#   INIT_DIR=warm CLIPS=run bash tools/gpu_train.sh start       start from warm/run_actor.pt (fine-tune)
+# A run resumes from its own checkpoint when started again on the same machine. The runs use a
+# snapshot of the source taken at start, so later calls (which re-send the working tree) leave them be.
 set -u
 mode=${1:?start or collect}
 clips=${CLIPS:-"walk run spinkick"}
 root=${TRAIN_ROOT:-/tmp/train}
 mkdir -p "$root"
+if [ "$mode" = start ]; then
+  rm -rf "$root/src" && mkdir -p "$root/src"
+  cp -r mimickit args data "$root/src/"
+fi
 for c in $clips; do
   if [ "$mode" = start ]; then
     resume=""
-    [ -f "$root/$c/model.pt" ] && resume="--model_file $root/$c/model.pt"
-    setsid nohup python3 mimickit/run.py --arg_file "args/deepmimic_humanoid_${c}_ppo_gpu_args.txt" \
+    if [ -f "$root/$c/model.pt" ]; then
+      resume="--model_file $root/$c/model.pt"
+    elif [ -n "${INIT_DIR:-}" ] && [ -f "$INIT_DIR/${c}_actor.pt" ]; then
+      resume="--init_model_file $(cd "$INIT_DIR" && pwd)/${c}_actor.pt"
+    fi
+    (cd "$root/src" && setsid nohup python3 mimickit/run.py --arg_file "args/deepmimic_humanoid_${c}_ppo_gpu_args.txt" \
       --out_dir "$root/$c" --max_samples "${MAX_SAMPLES:-100000000000}" $resume \
-      > "$root/$c.out" 2>&1 < /dev/null &
+      > "$root/$c.out" 2>&1 < /dev/null &)
     echo "started $c $resume"
   else
     cp "$root/$c/model_actor.pt" "$OUT/${c}_actor.pt" 2>/dev/null

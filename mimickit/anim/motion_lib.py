@@ -129,6 +129,9 @@ class MotionLib:
         self.motion_files = [p for p, _ in clips]
         weights = torch.tensor([w for _, w in clips], dtype=torch.float32)
         self._weights = (weights / weights.sum()).to(self.device)
+        # cumulative weights for inverse-CDF sampling; the last is exactly 1 so every draw lands
+        self._cum_weights = torch.cumsum(self._weights, 0)
+        self._cum_weights[-1] = 1.0
         self._build_joint_index()
         self._build_tensors()
 
@@ -216,8 +219,10 @@ class MotionLib:
 
     # ---------------- sampling ----------------
     def sample_motions(self, n):
-        """-> [n] clip ids drawn by weight, with replacement."""
-        return torch.multinomial(self._weights, n, replacement=True)
+        """-> [n] clip ids drawn by weight, with replacement (inverse CDF of a uniform draw: fixed
+        shapes and no host round trip, so it also runs inside a compiled or captured GPU step)."""
+        u = torch.rand(n, device=self.device)
+        return torch.searchsorted(self._cum_weights, u, right=True).clamp_max(len(self._weights) - 1)
 
     def sample_time(self, motion_ids, truncate_time=None):
         """-> [n] times uniform over [0, length - truncate_time] (0 where that is negative)."""

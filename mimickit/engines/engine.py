@@ -114,6 +114,13 @@ class Engine:
         import torch
         return torch.zeros(0, dtype=torch.long, device=self.device)
 
+    def get_unstable_mask(self):
+        """[N] bool: the envs whose simulation diverged in the last step (and were reset by the engine)."""
+        import torch
+        mask = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
+        mask[self.get_unstable_env_ids()] = True
+        return mask
+
     # --- limits of the actuated DoFs [D, 2] and torque limits [D], from the scene's DoF layout ---
     dofs = None  # scene.ActuatedDofs, set by subclasses
 
@@ -128,6 +135,19 @@ class Engine:
     # --- writes ---
     def set_root_state(self, env_ids, root_pos, root_rot, root_vel, root_ang_vel): raise NotImplementedError
     def set_dof_state(self, env_ids, dof_pos, dof_vel): raise NotImplementedError
+
+    def set_state_where(self, mask, root_pos, root_rot, root_vel, root_ang_vel, dof_pos, dof_vel):
+        """Writes the state of the envs where mask [N] is true; every state argument has all N rows.
+        Call refresh_after_reset() afterwards. This generic version selects the ids (a host round
+        trip); the GPU engine blends on the device."""
+        ids = mask.nonzero().flatten()
+        if len(ids) > 0:
+            self.set_root_state(ids, root_pos[ids], root_rot[ids], root_vel[ids], root_ang_vel[ids])
+            self.set_dof_state(ids, dof_pos[ids], dof_vel[ids])
+
+    def refresh_after_reset(self):
+        """Recompute the derived body state after writes (engines that need it override this)."""
+
     def set_cmd(self, cmd): raise NotImplementedError  # [N, D] PD targets or torques
     def step(self): raise NotImplementedError  # one control step (substeps physics steps)
     def close(self): pass

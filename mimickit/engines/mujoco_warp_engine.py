@@ -23,10 +23,64 @@ from mimickit.engines.scene import ActuatedDofs, build_scene
 from mimickit.util.indexing import take
 from mimickit.util.rotations import quat_rotate, quat_rotate_inverse
 
-# per world: a lying humanoid touches the ground with at most ~2 contacts per capsule and 4 per box
-CONTACTS_PER_WORLD = 48
-# pyramidal friction cones of condim-3 contacts use 4 rows each, plus joint-limit rows
-ROWS_PER_CONTACT = 4
+# most contacts MuJoCo makes between a geom of each type and a plane (sphere 1, capsule 2, ellipsoid 1,
+# cylinder 4, box: up to all 8 corners); other types (meshes, ...) are given 8
+PLANE_CONTACTS = {mujoco.mjtGeom.mjGEOM_SPHERE: 1, mujoco.mjtGeom.mjGEOM_CAPSULE: 2,
+                  mujoco.mjtGeom.mjGEOM_ELLIPSOID: 1, mujoco.mjtGeom.mjGEOM_CYLINDER: 4,
+                  mujoco.mjtGeom.mjGEOM_BOX: 8}
+PAIR_CONTACTS = 4  # a character geom against another one (self-collisions)
+# a world whose speeds exceed this (or hold NaN / Inf) has diverged; MuJoCo's own warning threshold
+DIVERGED_QVEL = 1e6
+
+
+@wp.kernel
+def _reset_diverged_worlds(qpos: wp.array2d(dtype=float), qvel: wp.array2d(dtype=float),
+                           qacc_warmstart: wp.array2d(dtype=float), qpos0: wp.array(dtype=float),
+                           vel_limit: float, keep_flags: int, diverged: wp.array(dtype=wp.int32)):
+    """One thread per world: a world holding NaN / Inf or huge speeds goes back to the initial pose
+    at rest (as MuJoCo on the CPU does), flagged in diverged [N] (or-ed over the substeps)."""
+    w = wp.tid()
+    bad = int(0)
+    for i in range(qpos.shape[1]):
+        if not wp.isfinite(qpos[w, i]):
+            bad = 1
+    for i in range(qvel.shape[1]):
+        if not (wp.abs(qvel[w, i]) <= vel_limit):  # false for NaN too
+            bad = 1
+    if keep_flags == 0:
+        diverged[w] = bad
+    elif bad == 1:
+        diverged[w] = 1
+    if bad == 1:
+        for i in range(qpos.shape[1]):
+            qpos[w, i] = qpos0[i]
+        for i in range(qvel.shape[1]):
+            qvel[w, i] = 0.0
+            qacc_warmstart[w, i] = 0.0
+
+
+def buffer_sizes(m):
+    """-> (contacts, constraint rows) one world can need at most, from the model: every colliding
+    geom resting on the plane at once, plus every pair of geoms that may collide with each other."""
+    plane = [g for g in range(m.ngeom) if m.geom_type[g] == mujoco.mjtGeom.mjGEOM_PLANE]
+    others = [g for g in range(m.ngeom) if m.geom_type[g] != mujoco.mjtGeom.mjGEOM_PLANE]
+
+    def can_touch(a, b):
+        return bool((m.geom_contype[a] & m.geom_conaffinity[b]) or (m.geom_contype[b] & m.geom_conaffinity[a]))
+
+    contacts = sum(PLANE_CONTACTS.get(int(m.geom_type[g]), 8) for g in others for p in plane if can_touch(g, p))
+    for i, a in enumerate(others):
+        for b in others[i + 1:]:
+            ba, bb = m.geom_bodyid[a], m.geom_bodyid[b]
+            # MuJoCo skips geoms of one body, and of a body and its parent (unless told otherwise)
+            if ba != bb and m.body_parentid[ba] != bb and m.body_parentid[bb] != ba and can_touch(a, b):
+                contacts += PAIR_CONTACTS
+    contacts = max(contacts, 1)
+    # rows: a pyramidal friction cone of a condim-c contact has 2 (c - 1) (a frictionless one 1),
+    # plus one per limited joint, and equality constraints
+    max_condim = int(m.geom_condim.max()) if m.ngeom else 3
+    rows_per_contact = max(1, 2 * (max_condim - 1))
+    return contacts, contacts * rows_per_contact + m.njnt + 6 * m.neq
 
 
 class MujocoWarpEngine(Engine):
@@ -46,26 +100,29 @@ class MujocoWarpEngine(Engine):
         as_t = lambda a: torch.as_tensor(a, device=self.torch_device)
         self._act_ids, self._act_qpos, self._act_qvel = (as_t(self.dofs.act_ids), as_t(self.dofs.qpos_adr),
                                                          as_t(self.dofs.qvel_adr))
-        njmax = CONTACTS_PER_WORLD * ROWS_PER_CONTACT + m.njnt
+        self.contacts_per_world, njmax = buffer_sizes(m)
         with wp.ScopedDevice(self.wp_device):
             self.wm = mjw.put_model(m)
             data = mujoco.MjData(m)
             mujoco.mj_forward(m, data)
-            self.wd = mjw.put_data(m, data, nworld=self.num_envs, nconmax=CONTACTS_PER_WORLD, njmax=njmax)
+            self.wd = mjw.put_data(m, data, nworld=self.num_envs,
+                                  nconmax=self.contacts_per_world, njmax=njmax)
         # zero-copy torch views [N, ...] of the simulator's arrays
         v = lambda a: wp.to_torch(a)
         self._qpos, self._qvel, self._ctrl = v(self.wd.qpos), v(self.wd.qvel), v(self.wd.ctrl)
         self._xpos, self._xquat = v(self.wd.xpos), v(self.wd.xquat)
         self._cvel, self._subtree_com = v(self.wd.cvel), v(self.wd.subtree_com)
         self._sensordata = v(self.wd.sensordata)
-        self._qpos0 = torch.as_tensor(m.qpos0, dtype=torch.float32, device=self.torch_device)
         # quaternion component orders as device tensors (a Python list index is a host-to-device copy)
         self._root_rot_idx = torch.tensor([4, 5, 6, 3], device=self.torch_device)  # qpos wxyz -> xyzw
         self._xyzw_idx = torch.tensor([1, 2, 3, 0], device=self.torch_device)  # wxyz -> xyzw
         self._wxyz_idx = torch.tensor([3, 0, 1, 2], device=self.torch_device)  # xyzw -> wxyz
         self._reads = {}  # read name -> tensor, valid until the state changes (step, writes)
         self._ctrl[:, self._act_ids] = as_t(self.dofs.initial_cmd)
-        self._unstable = torch.zeros(0, dtype=torch.long, device=self.torch_device)
+        with wp.ScopedDevice(self.wp_device):
+            self._wp_qpos0 = wp.array(m.qpos0.astype(np.float32), dtype=float)
+            self._wp_diverged = wp.zeros(self.num_envs, dtype=wp.int32)
+        self._diverged = wp.to_torch(self._wp_diverged)  # [N] int32, 1: reset this step
         self._use_graph = self.wp_device.is_cuda and os.environ.get("MIMICKIT_WARP_GRAPH", "1") != "0"
         self._step_graph = self._refresh_graph = None
         if self._use_graph:
@@ -82,8 +139,13 @@ class MujocoWarpEngine(Engine):
 
     # ---------------- Warp launches ----------------
     def _step_kernels(self):
-        for _ in range(self.substeps):
+        for i in range(self.substeps):
             mjw.step(self.wm, self.wd)
+            # after every substep, so a diverged world never feeds NaN to the next one's collisions
+            wp.launch(_reset_diverged_worlds, dim=self.num_envs,
+                      inputs=[self.wd.qpos, self.wd.qvel, self.wd.qacc_warmstart, self._wp_qpos0,
+                              DIVERGED_QVEL, int(i > 0)],
+                      outputs=[self._wp_diverged])
         self._refresh_kernels()
 
     def _refresh_kernels(self):
@@ -122,19 +184,15 @@ class MujocoWarpEngine(Engine):
         self._ctrl[:, self._act_ids] = cmd.to(self._ctrl)
 
     def step(self):
+        """One control step on the device; no host round trip (diverged worlds are reset in the graph)."""
         self._reads = {}
         self._launch(self._step_graph, self._step_kernels)
-        # a diverged world holds NaN or huge values: reset it to the initial pose, as MuJoCo on the CPU does
-        # (|qvel| <= 1e6 is false for NaN and Inf too)
-        bad = ~((self._qvel.abs() <= 1e6).all(dim=-1) & torch.isfinite(self._qpos).all(dim=-1))
-        self._unstable = bad.nonzero().flatten()
-        if len(self._unstable) > 0:
-            self._qpos[self._unstable] = self._qpos0
-            self._qvel[self._unstable] = 0.0
-            self._refresh_kernels_now()
+
+    def get_unstable_mask(self):
+        return self._diverged != 0
 
     def get_unstable_env_ids(self):
-        return self._unstable
+        return self._diverged.nonzero().flatten()  # waits for the GPU: the id path only
 
     def refresh_after_reset(self):
         self._refresh_kernels_now()
@@ -192,6 +250,17 @@ class MujocoWarpEngine(Engine):
         self._reads = {}
         self._qpos[ids, self._act_qpos] = f(dof_pos)
         self._qvel[ids, self._act_qvel] = f(dof_vel)
+
+    def set_state_where(self, mask, root_pos, root_rot, root_vel, root_ang_vel, dof_pos, dof_vel):
+        """All N rows given, those where mask [N] is true written: fixed shapes, no host round trip."""
+        self._reads = {}
+        m = mask.unsqueeze(-1)  # [N, 1]
+        root_q = torch.cat([root_pos, take(root_rot, 1, self._wxyz_idx)], dim=-1)  # [N, 7] free joint
+        root_qd = torch.cat([root_vel, quat_rotate_inverse(root_rot, root_ang_vel)], dim=-1)  # [N, 6]
+        self._qpos[:, 0:7] = torch.where(m, root_q, self._qpos[:, 0:7])
+        self._qvel[:, 0:6] = torch.where(m, root_qd, self._qvel[:, 0:6])
+        self._qpos[:, self._act_qpos] = torch.where(m, dof_pos, take(self._qpos, 1, self._act_qpos))
+        self._qvel[:, self._act_qvel] = torch.where(m, dof_vel, take(self._qvel, 1, self._act_qvel))
 
     def get_qpos(self):
         return self._qpos.clone()

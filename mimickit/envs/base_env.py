@@ -15,9 +15,22 @@ API (Gymnasium-like, but batched and auto-resetting):
 Envs whose episode ended are reset inside ``step``: the returned ``obs`` is already the first
 observation of the next episode for those rows, while ``info["terminal_obs"]`` [N, obs_dim] is the
 observation reached by this step (for every row, before any reset). ``info`` also carries
-``done_ids`` [K] and, per finished episode, ``episode_return`` [K] and ``episode_length`` [K] (steps).
+``done_ids`` [K] and, per finished episode, ``episode_return`` [K] and ``episode_length`` [K] (steps);
+``final_return`` [N] and ``final_length`` [N] hold the same per env (zero where the episode goes on).
+
+Two ways to step, with the same results:
+
+- by ids (the CPU default): the envs that finished are picked out (``done_ids``) and only they are
+  reset. Checks (non-finite actions or state) raise at once.
+- masked (``masked_step``, the GPU default): every tensor keeps its [N, ...] shape, the reset state is
+  computed for all envs and blended in where ``done``, so a step never waits for the GPU and its torch
+  work can be compiled (``torch.compile``, on by default on CUDA; ``MIMICKIT_COMPILE=0`` turns it off).
+  Checks are batched: what a step flags is raised by ``check_errors()``, which ``step`` calls every
+  ``CHECK_EVERY`` steps and agents call after each rollout. The [K] entries of ``info`` are computed
+  only when read (that read waits for the GPU).
 """
 import enum
+import os
 
 import numpy as np
 import torch
@@ -25,6 +38,7 @@ import torch
 from mimickit.engines.engine import ConfigError, check_keys
 
 REQUIRED = object()  # CONFIG_KEYS marker: the key has no default
+CHECK_EVERY = 32  # masked stepping: steps between two checks of the flags (one host round trip each)
 
 
 class DoneFlags(enum.IntEnum):
@@ -66,6 +80,25 @@ class Box:
         return "Box(%s, %s, %s, %s)" % (self.low.min(), self.high.max(), self.shape, self.dtype)
 
 
+class StepInfo(dict):
+    """``info`` of a step. ``done_ids``, ``episode_return`` and ``episode_length`` [K] are computed from
+    the per-env entries on first read when the step did not need them (masked stepping)."""
+
+    def __init__(self, done, **items):
+        super().__init__(**items)
+        self._done = done  # [N] DoneFlags
+
+    def __missing__(self, key):
+        if key == "done_ids":
+            value = (self._done != DoneFlags.NULL).nonzero().flatten()
+        elif key in ("episode_return", "episode_length"):
+            value = self[key.replace("episode", "final")][self["done_ids"]]
+        else:
+            raise KeyError(key)
+        self[key] = value
+        return value
+
+
 def make_box(low, high, shape):
     """A gymnasium Box when gymnasium is importable, else our Box."""
     try:
@@ -99,6 +132,11 @@ class BaseEnv:
         ep_len = self.config["episode_length"]
         self._episode_len = torch.full((n,), float(ep_len) if ep_len is not None else float("inf"),
                                        device=self.device)  # [N] seconds; subclasses may vary it per env
+        self.masked_step = self.device.type == "cuda"  # see the module docstring
+        self.compile_step = self.masked_step and os.environ.get("MIMICKIT_COMPILE", "1") != "0"
+        self._masked_fns = None  # (post-physics, observation): compiled on first use
+        self._bad_action = torch.zeros(n, dtype=torch.bool, device=self.device)  # [N] flags since the last check
+        self._steps_since_check = 0
 
     @classmethod
     def validate_config(cls, config, path="<env config>"):
@@ -162,11 +200,29 @@ class BaseEnv:
             raise ValueError("action must be [num_envs, act_dim] = [%d, %d]; got %s"
                              % (self.num_envs, self.act_dim, list(action.shape)))
         bad = ~torch.isfinite(action).all(dim=-1)
+        if self.masked_step:
+            return self._step_masked(action, bad)
         if bool(bad.any()):
             raise SimulationError("non-finite actions (NaN/Inf) for env ids %s"
                                   % _id_list(bad.nonzero().flatten()))
         self._apply_action(action)
         self._simulate()
+        obs, reward, done = self._advance()
+        ended = done != DoneFlags.NULL
+        done_ids = ended.nonzero().flatten()
+        info = StepInfo(done, terminal_obs=obs, done_ids=done_ids,
+                        episode_return=self._ep_return[done_ids].clone(),
+                        episode_length=self._steps[done_ids].clone(),
+                        final_return=torch.where(ended, self._ep_return, 0.0),
+                        final_length=torch.where(ended, self._steps, 0))
+        if len(done_ids) > 0:
+            self._reset_counters_and_envs(done_ids)
+            obs = obs.clone()  # terminal_obs keeps the pre-reset rows
+            obs[done_ids] = self._compute_obs(done_ids)  # only the reset rows changed
+        return obs, reward, done, info
+
+    def _advance(self):
+        """After the physics: the clock, the new state, and this step's (obs, reward, done)."""
         self._time += self.dt
         self._steps += 1
         self._update_state()
@@ -174,15 +230,52 @@ class BaseEnv:
         reward = self._compute_reward()
         done = self._compute_done()
         self._ep_return += reward
-        done_ids = (done != DoneFlags.NULL).nonzero().flatten()
-        info = {"terminal_obs": obs, "done_ids": done_ids,
-                "episode_return": self._ep_return[done_ids].clone(),
-                "episode_length": self._steps[done_ids].clone()}
-        if len(done_ids) > 0:
-            self._reset_counters_and_envs(done_ids)
-            obs = obs.clone()  # terminal_obs keeps the pre-reset rows
-            obs[done_ids] = self._compute_obs(done_ids)  # only the reset rows changed
-        return obs, reward, done, info
+        return obs, reward, done
+
+    # ---------------- masked stepping ----------------
+    def _step_masked(self, action, bad_action):
+        self._bad_action |= bad_action
+        # the simulator gets 0 instead, so one bad row cannot spoil the others before the check
+        self._apply_action(torch.where(bad_action.unsqueeze(-1), 0.0, action))
+        self._simulate()
+        post_physics, observe = self._get_masked_fns()
+        obs, reward, done, final_return, final_length = post_physics()
+        self._refresh_after_reset()
+        next_obs = observe()
+        self._steps_since_check += 1
+        if self._steps_since_check >= CHECK_EVERY:
+            self.check_errors()
+        return next_obs, reward, done, StepInfo(done, terminal_obs=obs, final_return=final_return,
+                                                final_length=final_length)
+
+    def _post_physics_masked(self):
+        """Everything after the physics, at fixed shapes: -> (terminal obs [N, obs_dim], reward [N],
+        done [N], final_return [N], final_length [N]); the envs that finished are reset."""
+        obs, reward, done = self._advance()
+        ended = done != int(DoneFlags.NULL)  # an int: TorchDynamo mis-compares tensors with IntEnums
+        final_return = torch.where(ended, self._ep_return, 0.0)
+        final_length = torch.where(ended, self._steps, 0)
+        self._time.masked_fill_(ended, 0.0)
+        self._steps.masked_fill_(ended, 0)
+        self._ep_return.masked_fill_(ended, 0.0)
+        self._reset_envs_where(ended)
+        return obs, reward, done, final_return, final_length
+
+    def _get_masked_fns(self):
+        if self._masked_fns is None:
+            fns = (self._post_physics_masked, self._compute_obs)
+            if self.compile_step:
+                fns = tuple(_compile_or_eager(f) for f in fns)
+            self._masked_fns = fns
+        return self._masked_fns
+
+    def check_errors(self):
+        """Raises what masked steps flagged since the last check (waits for the device once)."""
+        self._steps_since_check = 0
+        bad = self._bad_action.clone()
+        self._bad_action.zero_()
+        if bool(bad.any()):
+            raise SimulationError("non-finite actions (NaN/Inf) for env ids %s" % _id_list(bad.nonzero().flatten()))
 
     def neutral_action(self):
         """[N, act_dim] action that does nothing in particular (zeros; subclasses refine it)."""
@@ -225,6 +318,16 @@ class BaseEnv:
         """Put env_ids [K] in their initial state (time and counters are already zero)."""
         raise NotImplementedError
 
+    def _reset_envs_where(self, mask):
+        """Masked stepping: put the envs where mask [N] is true in their initial state. This default
+        picks the ids out (a host round trip); envs meant for the GPU override it at fixed shapes."""
+        ids = mask.nonzero().flatten()
+        if len(ids) > 0:
+            self._reset_envs(ids)
+
+    def _refresh_after_reset(self):
+        """Masked stepping: between the resets and the next observation (e.g. the engine's kinematics)."""
+
     def _apply_action(self, action):
         raise NotImplementedError
 
@@ -243,6 +346,26 @@ class BaseEnv:
 
     def _all_ids(self):
         return torch.arange(self.num_envs, dtype=torch.long, device=self.device)
+
+
+def _compile_or_eager(fn):
+    """torch.compile(fn), falling back to fn itself (with a warning) if compiling fails on first use."""
+    compiled = torch.compile(fn, dynamic=False)
+    state = {"fn": None}
+
+    def call():
+        if state["fn"] is None:
+            try:
+                out = compiled()
+                state["fn"] = compiled
+                return out
+            except Exception as e:  # noqa: BLE001 -- no compiler, an unsupported op: run eagerly
+                import warnings
+                warnings.warn("torch.compile of %s failed (%s: %s); stepping without it"
+                              % (getattr(fn, "__name__", fn), type(e).__name__, str(e).splitlines()[0][:200]))
+                state["fn"] = fn
+        return state["fn"]()
+    return call
 
 
 def _id_list(ids, limit=20):

@@ -64,8 +64,13 @@ class CharEnv(BaseEnv):
         self._build_action_scale()
         self._record_init_state()
         self._viewer = None
-        self._diverged = torch.zeros(0, dtype=torch.long, device=self.device)  # [K] ids, last step
+        n = self.num_envs
+        self._diverged = torch.zeros(n, dtype=torch.bool, device=self.device)  # [N] reset by the engine, last step
         self.num_diverged = 0  # envs MuJoCo had to reset, over the env's life
+        # masked stepping: flags kept on the device until check_errors()
+        self._diverged_since_check = torch.zeros(n, dtype=torch.bool, device=self.device)
+        self._nonfinite_state = torch.zeros(n, dtype=torch.bool, device=self.device)
+        self._bad_reset_state = torch.zeros(n, dtype=torch.bool, device=self.device)
         if self.visualize:
             self._init_viewer()
 
@@ -158,10 +163,8 @@ class CharEnv(BaseEnv):
         """Writes the state of env_ids [K] (world frame, rotations xyzw, hinge DoFs [K, D]) and
         recomputes the derived body state."""
         # MuJoCo would quietly replace a NaN, Inf or huge (>= 1e10) state by the default pose
-        parts = [torch.as_tensor(x, dtype=torch.float32, device=self.device).reshape(len(env_ids), -1)
-                 for x in (root_pos, root_rot, root_vel, root_ang_vel, dof_pos, dof_vel)]
-        state = torch.cat(parts, dim=-1)  # [K, *]
-        bad = ~(torch.isfinite(state) & (state.abs() < 1e10)).all(dim=-1)
+        bad = _bad_state_rows(len(env_ids), root_pos, root_rot, root_vel, root_ang_vel, dof_pos, dof_vel,
+                              device=self.device)
         if bool(bad.any()):
             ids = torch.as_tensor(env_ids, device=self.device)[bad]
             raise SimulationError("NaN, Inf or huge (>= 1e10) state written to env ids %s" % _id_list(ids))
@@ -170,39 +173,86 @@ class CharEnv(BaseEnv):
         self.engine.refresh_after_reset()
         self._check_finite()
 
-    def _reset_envs(self, env_ids):
-        k = len(env_ids)
+    def set_char_state_where(self, mask, root_pos, root_rot, root_vel, root_ang_vel, dof_pos, dof_vel):
+        """Masked version of set_char_state: all N rows given, those where mask [N] is true written;
+        bad values are flagged for check_errors(). The body state is recomputed by _refresh_after_reset."""
+        n = self.num_envs
+        self._bad_reset_state |= mask & _bad_state_rows(n, root_pos, root_rot, root_vel, root_ang_vel,
+                                                        dof_pos, dof_vel, device=self.device)
+        self.engine.set_state_where(mask, root_pos, root_rot, root_vel, root_ang_vel, dof_pos, dof_vel)
+
+    def _refresh_after_reset(self):
+        self.engine.refresh_after_reset()
+
+    def _initial_state(self, k):
+        """The initial state of k envs: root pos, rot, vel, ang vel, DoF pos, DoF vel."""
         zeros = torch.zeros(k, 3, device=self.device)
-        self.set_char_state(env_ids, self._init_root_pos.expand(k, 3), self._init_root_rot.expand(k, 4),
-                            zeros, zeros, self._init_dof_pos.expand(k, self.num_dofs),
-                            torch.zeros(k, self.num_dofs, device=self.device))
+        return (self._init_root_pos.expand(k, 3), self._init_root_rot.expand(k, 4), zeros, zeros,
+                self._init_dof_pos.expand(k, self.num_dofs), torch.zeros(k, self.num_dofs, device=self.device))
+
+    def _reset_envs(self, env_ids):
+        self.set_char_state(env_ids, *self._initial_state(len(env_ids)))
+
+    def _reset_envs_where(self, mask):
+        self.set_char_state_where(mask, *self._initial_state(self.num_envs))
 
     def _apply_action(self, action):
         self.engine.set_cmd(self.action_to_cmd(action))  # [N, D]
 
     def _simulate(self):
         self.engine.step()
+        self._diverged = self.engine.get_unstable_mask()
+        if self.masked_step:
+            self._diverged_since_check |= self._diverged
+            return
         unstable = self.engine.get_unstable_env_ids()
-        self._diverged = unstable
         if len(unstable) > 0:
-            # a training run loses nothing: those episodes end as failures and restart
-            self.num_diverged += len(unstable)
-            warnings.warn("the simulation diverged in env ids %s (MuJoCo reset them); their episodes end "
-                          "as failures. If this recurs, lower the PD gains or actions, or raise sim_freq"
-                          % _id_list(unstable), SimulationWarning)
+            self._warn_diverged(unstable)
+
+    def _warn_diverged(self, ids):
+        # a training run loses nothing: those episodes end as failures and restart
+        self.num_diverged += len(ids)
+        warnings.warn("the simulation diverged in env ids %s (MuJoCo reset them); their episodes end "
+                      "as failures. If this recurs, lower the PD gains or actions, or raise sim_freq"
+                      % _id_list(ids), SimulationWarning)
 
     def _update_state(self):
+        if self.masked_step:
+            self._nonfinite_state |= ~torch.isfinite(self._sim_state()).all(dim=-1)
+            return
         self._check_finite()
         if self._viewer is not None:
             self._render()
 
-    def _check_finite(self):
+    def step(self, action):
+        out = super().step(action)
+        if self.masked_step and self._viewer is not None:
+            self._render()  # outside the compiled step
+        return out
+
+    def _sim_state(self):
         e = self.engine
-        state = torch.cat([e.get_root_pos(), e.get_root_rot(), e.get_root_vel(), e.get_dof_pos(),
-                           e.get_dof_vel()], dim=-1)  # [N, *]
-        bad = ~torch.isfinite(state).all(dim=-1)
+        return torch.cat([e.get_root_pos(), e.get_root_rot(), e.get_root_vel(), e.get_dof_pos(),
+                          e.get_dof_vel()], dim=-1)  # [N, *]
+
+    def _check_finite(self):
+        bad = ~torch.isfinite(self._sim_state()).all(dim=-1)
         if bool(bad.any()):
             raise SimulationError("non-finite (NaN/Inf) simulation state in env ids %s" % _id_list(bad.nonzero().flatten()))
+
+    def check_errors(self):
+        """Masked stepping: raise or warn about what the steps since the last check flagged."""
+        flags = torch.stack([self._nonfinite_state, self._bad_reset_state, self._diverged_since_check])  # [3, N]
+        for f in (self._nonfinite_state, self._bad_reset_state, self._diverged_since_check):
+            f.zero_()
+        super().check_errors()
+        if bool(flags.any()):
+            nonfinite, bad_reset, diverged = (f.nonzero().flatten() for f in flags)
+            if len(nonfinite) > 0:
+                raise SimulationError("non-finite (NaN/Inf) simulation state in env ids %s" % _id_list(nonfinite))
+            if len(bad_reset) > 0:
+                raise SimulationError("NaN, Inf or huge (>= 1e10) state written to env ids %s" % _id_list(bad_reset))
+            self._warn_diverged(diverged)
 
     # ---------------- observation ----------------
     def _compute_obs(self, env_ids=None, heading_inv=None):
@@ -224,9 +274,7 @@ class CharEnv(BaseEnv):
             touching = (force > float(self.config["contact_force_threshold"])) & ~self._contact_ok
             # the first step after a reset may still settle a freshly placed character
             fail = touching.any(dim=-1) & (self._steps > 1)
-        if len(self._diverged) > 0:
-            fail[self._diverged] = True
-        return fail
+        return fail | self._diverged
 
     # ---------------- viewer ----------------
     def _init_viewer(self):
@@ -251,6 +299,12 @@ class CharEnv(BaseEnv):
             self._viewer.close()
             self._viewer = None
         self.engine.close()
+
+
+def _bad_state_rows(k, *parts, device):
+    """[k] bool: rows of the state parts holding NaN, Inf or huge (>= 1e10) values."""
+    state = torch.cat([torch.as_tensor(x, dtype=torch.float32, device=device).reshape(k, -1) for x in parts], -1)
+    return ~(torch.isfinite(state) & (state.abs() < 1e10)).all(dim=-1)
 
 
 def compute_char_obs(root_pos, root_rot, root_vel, root_ang_vel, body_pos, body_rot, dof_vel,

@@ -126,8 +126,9 @@ class DeepMimicEnv(CharEnv):
 
     # ---------------- reference ----------------
     def motion_times(self, env_ids=None):
-        ids = self._all_ids() if env_ids is None else env_ids
-        return self._motion_t0[ids] + self._time[ids]
+        if env_ids is None:
+            return self._motion_t0 + self._time
+        return self._motion_t0[env_ids] + self._time[env_ids]
 
     def _reset_envs(self, env_ids):
         k = len(env_ids)
@@ -148,6 +149,24 @@ class DeepMimicEnv(CharEnv):
         self._ref = self._tar_ref = self._body_dist = None  # recomputed for all envs on next use
         if self.config["enable_tar_obs"]:
             self._reset_tar_ref = (env_ids, _frame_slice(frames, slice(1, None)))  # for _compute_obs(env_ids)
+
+    def _reset_envs_where(self, mask):
+        """Masked stepping: a fresh start is drawn for every env and taken where mask [N] is true; the
+        lookup at the new times then serves every env's target observation (unchanged rows included)."""
+        n = self.num_envs
+        ids = self.motion_lib.sample_motions(n)
+        t0 = self.motion_lib.sample_time(ids) if self.config["rand_reset"] else torch.zeros(n, device=self.device)
+        self._motion_ids.copy_(torch.where(mask, ids, self._motion_ids))
+        self._motion_t0.copy_(torch.where(mask, t0, self._motion_t0))
+        times = self.motion_times().unsqueeze(-1) + self._ref_offsets  # [N, 1 + S]
+        frames = self.motion_lib.calc_motion_frame(self._motion_ids.unsqueeze(-1), times, with_body=False)
+        frame = _frame_slice(frames, 0)
+        dof_pos = self.char_model.dof_to_sim(frame.dof)  # [N, D]
+        dof_vel = dof_vel_to_sim(self.char_model, dof_pos, frame.dof_vel)
+        self.set_char_state_where(mask, frame.root_pos, frame.root_rot, frame.root_vel, frame.root_ang_vel,
+                                  dof_pos, dof_vel)
+        self._ref = self._body_dist = self._reset_tar_ref = None
+        self._tar_ref = _frame_slice(frames, slice(1, None)) if self.config["enable_tar_obs"] else None
 
     def ref_frame(self):
         """The reference MotionFrame [N] at the current time (what the reward compares against)."""
@@ -198,8 +217,9 @@ class DeepMimicEnv(CharEnv):
         """Future reference frames of env_ids [K] (None: all) in the character's heading frame
         [K, steps * tar_obs_size]; root_pos [K, 3], heading_inv [K, 4] of the simulated root."""
         if env_ids is None:
-            self._ref_frame()
-            ref = self._tar_ref  # looked up with the current reference
+            if self._tar_ref is None:
+                self._ref_frame()  # looks the target frames up with the current reference
+            ref = self._tar_ref
         elif self._reset_tar_ref is not None and self._reset_tar_ref[0] is env_ids:
             ref = self._reset_tar_ref[1]  # looked up by the reset of these envs
         else:

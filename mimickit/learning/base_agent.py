@@ -28,6 +28,10 @@ OPTIM_KEYS = {"type": "Adam", "learning_rate": 3e-4, "momentum": 0.9, "weight_de
               "grad_clip": None}
 
 
+# train_iteration's stats that describe the rollout rather than the update
+ROLLOUT_STATS = ("mean_reward", "episode_return", "episode_length", "episodes")
+
+
 class CheckpointError(ValueError):
     pass
 
@@ -59,6 +63,10 @@ class BaseAgent:
         self.iteration = 0
         self.sample_count = 0
         self.wall_time = 0.0  # training seconds, carried across resumes
+        if self.device.type == "cuda":
+            # TF32 tensor cores for the MLPs' matrix products (~8x fp32 throughput, 10-bit mantissa)
+            torch.backends.cuda.matmul.allow_tf32 = True
+            torch.backends.cudnn.allow_tf32 = True
 
     # ---------------- config helpers ----------------
     def _sub_config(self, key, defaults):
@@ -89,20 +97,18 @@ class BaseAgent:
         obs, _ = self.env.reset()
         bar = _progress_bar(progress, max_samples, self.sample_count)
         start = time.time() - self.wall_time
-        train_returns, train_lengths = [], []
+        episodes = EpisodeStats(self.device)  # training episodes since the last output
         try:
             while max_samples is None or self.sample_count < max_samples:
-                buf, obs = self._rollout(obs, T, train_returns, train_lengths)
-                losses = self._update(buf)
-                self.iteration += 1
-                self.sample_count += T * N
+                obs, stats = self.train_iteration(obs, episodes)
                 self.wall_time = time.time() - start
                 if bar is not None:
                     bar.update(T * N)
                 last = max_samples is not None and self.sample_count >= max_samples
                 if self.iteration % self.config["iters_per_output"] == 0 or last:
-                    self._output(log, losses, train_returns, train_lengths, out_model_file, bar)
-                    train_returns, train_lengths = [], []
+                    losses = {k: v for k, v in stats.items() if k not in ROLLOUT_STATS}
+                    self._output(log, losses, episodes, out_model_file, bar)
+                    episodes = EpisodeStats(self.device)
                     obs, _ = self.env.reset()  # testing used the envs
                     start = time.time() - self.wall_time
         finally:
@@ -110,13 +116,33 @@ class BaseAgent:
                 bar.close()
             log.close()
 
-    def _output(self, log, losses, train_returns, train_lengths, out_model_file, bar):
+    def train_iteration(self, obs, episodes=None):
+        """One iteration: steps_per_iter steps of every env with the stochastic policy, then the update.
+
+        obs [N, obs_dim]: the envs' current observation. Episodes that end during the rollout are added
+        to episodes (an EpisodeStats) when given. -> (next obs, stats): the update's losses, the mean
+        reward of the rollout and the mean return / length (s) of the episodes that ended in it."""
+        T = self.config["steps_per_iter"]
+        rollout_episodes = EpisodeStats(self.device)
+        buf, obs = self._rollout(obs, T, rollout_episodes)
+        losses = self._update(buf)
+        self.iteration += 1
+        self.sample_count += T * self.env.num_envs
+        if episodes is not None:
+            episodes.sums += rollout_episodes.sums
+        ep = rollout_episodes.summary(self.env.dt)
+        stats = dict(losses, mean_reward=float(buf["reward"].mean()), episode_return=ep["mean_return"],
+                     episode_length=ep["mean_episode_length"], episodes=ep["episodes"])
+        return obs, stats
+
+    def _output(self, log, losses, episodes, out_model_file, bar):
         test = self.test(self.config["test_episodes"])
+        train = episodes.summary(self.env.dt)
         log.log("iteration", self.iteration)
         log.log("samples", self.sample_count)
         log.log("wall_time", self.wall_time)
-        log.log("train_return", _mean(train_returns))
-        log.log("train_episode_length", _mean(train_lengths))
+        log.log("train_return", train["mean_return"])
+        log.log("train_episode_length", train["mean_episode_length"])
         log.log("test_return", test["mean_return"])
         log.log("test_episode_length", test["mean_episode_length"])
         if "tracking_error_m" in test:
@@ -134,8 +160,9 @@ class BaseAgent:
         else:
             print(msg, flush=True)
 
-    def _rollout(self, obs, num_steps, ep_returns, ep_lengths):
-        """Collect [T, N] experience with the stochastic policy; returns (buffer, next obs)."""
+    def _rollout(self, obs, num_steps, episodes):
+        """Collect [T, N] experience with the stochastic policy; returns (buffer, next obs). Finished
+        episodes are added to episodes (an EpisodeStats); nothing here waits for the GPU."""
         buf = ExperienceBuffer(num_steps, self.env.num_envs, self.device)
         self.model.eval()
         while not buf.full:
@@ -153,9 +180,10 @@ class BaseAgent:
                             ("truncated", done == DoneFlags.TIME)):
                 buf.add(name, v)
             buf.advance()
-            ep_returns += info["episode_return"].tolist()
-            ep_lengths += (info["episode_length"].float() * self.env.dt).tolist()
+            episodes.add(done, info)
             obs = next_obs
+        if hasattr(self.env, "check_errors"):
+            self.env.check_errors()  # masked (GPU) stepping flags errors on the device: raise them now
         adv, ret = compute_gae(buf["reward"], buf["value"], buf["next_value"], buf["terminated"],
                                buf["truncated"], self.config["discount"], self.config["td_lambda"])
         buf.fields["advantage"], buf.fields["return"] = adv, ret
@@ -175,13 +203,13 @@ class BaseAgent:
     def _critic_update(self, obs, returns):
         """0.5 (V(s) - R)^2 over critic_epochs of minibatches; returns the mean loss."""
         self.model.train()
-        total, count = 0.0, 0
+        losses = []
         for _ in range(self.config["critic_epochs"]):
             for idx in self._minibatches(obs.shape[0], self.config["critic_batch_size"]):
                 loss = 0.5 * (self.model.value(obs[idx]) - returns[idx]).pow(2).mean()
                 _step(self.critic_optimizer, loss, self.model.critic_parameters())
-                total, count = total + loss.item(), count + 1
-        return total / max(count, 1)
+                losses.append(loss.detach())
+        return float(torch.stack(losses).mean()) if losses else 0.0  # one host round trip
 
     def _actor_update(self, obs, actions, objective):
         """actor_epochs of minibatch steps on objective(logp [M], idx [M]) -> (loss, {stat: tensor}),
@@ -195,11 +223,12 @@ class BaseAgent:
                 loss, stats = objective(logp, idx)
                 penalty, pen_stats = self._action_penalties(dist)
                 _step(self.actor_optimizer, loss + penalty, self.model.actor_parameters())
-                stats = dict(stats, actor_loss=loss.item(), **pen_stats)
-                for k, v in stats.items():
-                    totals[k] = totals.get(k, 0.0) + float(v)
+                stats = dict(stats, actor_loss=loss, **pen_stats)
+                for k, v in stats.items():  # summed as tensors: no host round trip per minibatch
+                    v = torch.as_tensor(v, dtype=torch.float32, device=self.device).detach()
+                    totals[k] = totals[k] + v if k in totals else v
                 count += 1
-        return {k: v / max(count, 1) for k, v in totals.items()}
+        return {k: float(v) / max(count, 1) for k, v in totals.items()}
 
     def _action_penalties(self, dist):
         """Bound penalty keeps mu inside the action range; entropy and L2 regularizers by weight."""
@@ -211,7 +240,7 @@ class BaseAgent:
         c = self.config
         penalty = c["action_bound_weight"] * bound - c["action_entropy_weight"] * entropy \
             + c["action_reg_weight"] * reg
-        return penalty, {"action_bound_loss": bound.item(), "entropy": entropy.item()}
+        return penalty, {"action_bound_loss": bound, "entropy": entropy}
 
     # ---------------- testing ----------------
     @torch.no_grad()
@@ -219,22 +248,21 @@ class BaseAgent:
         """Deterministic episodes until num_episodes finish -> summary dict."""
         self.model.eval()
         obs, _ = self.env.reset()
-        returns, lengths, full = [], [], 0
-        err_sum, err_count = 0.0, 0
-        while len(returns) < num_episodes:
+        episodes = EpisodeStats(self.device)
+        err_sum = torch.zeros((), device=self.device)
+        err_count = 0
+        while episodes.count() < num_episodes:  # one host round trip per step
             action, _ = self.model.act(obs, deterministic=True)
             obs, _, done, info = self.env.step(action)
             if "tracking_error_m" in info:
-                err_sum += float(info["tracking_error_m"].sum())
+                err_sum += info["tracking_error_m"].sum()
                 err_count += int(info["tracking_error_m"].numel())
-            ids = info["done_ids"]
-            returns += info["episode_return"].tolist()
-            lengths += (info["episode_length"].float() * self.env.dt).tolist()
-            full += int((done[ids] == DoneFlags.TIME).sum())
-        out = {"mean_return": _mean(returns), "mean_episode_length": _mean(lengths),
-               "full_episode_frac": full / max(len(returns), 1), "episodes": len(returns)}
+            episodes.add(done, info)
+        if hasattr(self.env, "check_errors"):
+            self.env.check_errors()
+        out = episodes.summary(self.env.dt)
         if err_count:
-            out["tracking_error_m"] = err_sum / err_count
+            out["tracking_error_m"] = float(err_sum) / err_count
         return out
 
     # ---------------- checkpoints ----------------
@@ -298,16 +326,35 @@ class BaseAgent:
             self.wall_time = float(state.get("wall_time", 0.0))
 
 
+class EpisodeStats:
+    """Sums over finished episodes, kept on the device: count, returns, lengths, full-length ones."""
+
+    def __init__(self, device):
+        self.sums = torch.zeros(4, dtype=torch.float64, device=device)  # count, return, length (steps), full
+
+    def add(self, done, info):
+        """done [N] DoneFlags and info (final_return / final_length [N]) of one env step."""
+        ended = done != DoneFlags.NULL
+        self.sums += torch.stack([ended.sum(), info["final_return"].sum(), info["final_length"].sum(),
+                                  (done == DoneFlags.TIME).sum()]).to(self.sums.dtype)
+
+    def count(self):
+        return int(self.sums[0])
+
+    def summary(self, dt):
+        """-> mean_return, mean_episode_length (seconds), full_episode_frac, episodes."""
+        n, ret, length, full = self.sums.tolist()
+        nan = float("nan")
+        return {"mean_return": ret / n if n else nan, "mean_episode_length": length * dt / n if n else nan,
+                "full_episode_frac": full / max(n, 1), "episodes": int(n)}
+
+
 def _step(optimizer, loss, params):
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     if optimizer.grad_clip:
         torch.nn.utils.clip_grad_norm_(params, optimizer.grad_clip)
     optimizer.step()
-
-
-def _mean(values):
-    return sum(values) / len(values) if values else float("nan")
 
 
 def _progress_bar(enabled, total, initial):

@@ -16,10 +16,18 @@ class Normalizer(nn.Module):
         self.max_samples = max_samples
         self.clip = clip
         self.eps = eps
+        # the count mirrored on the host, so update() never waits for the GPU; re-read after loading
+        self._host_count = None
+        self.register_load_state_dict_post_hook(lambda module, keys: setattr(module, "_host_count", None))
+
+    def _count(self):
+        if self._host_count is None:
+            self._host_count = float(self.count.item())
+        return self._host_count
 
     @property
     def frozen(self):
-        return self.max_samples is not None and self.count.item() >= self.max_samples
+        return self.max_samples is not None and self._count() >= self.max_samples
 
     @torch.no_grad()
     def update(self, x):
@@ -32,13 +40,14 @@ class Normalizer(nn.Module):
             return
         b_mean = x.mean(0)
         b_var = x.var(0, unbiased=False)
-        total = self.count + n
+        count = self._count()
+        total = count + n
         delta = b_mean - self.mean
-        w = float(n / total)
+        w = n / total
         self.mean += delta * w
-        self.var.copy_((self.var * float(self.count / total) + b_var * w
-                        + delta ** 2 * float(self.count * n / total ** 2)))
+        self.var.copy_(self.var * (count / total) + b_var * w + delta ** 2 * (count * n / total ** 2))
         self.count += n
+        self._host_count = total
 
     def normalize(self, x):
         std = torch.sqrt(self.var + self.eps)

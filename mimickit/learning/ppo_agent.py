@@ -36,7 +36,7 @@ class PPOAgent(BaseAgent):
 
         def clipped_surrogate(logp, idx):
             loss, clip_frac = ppo_surrogate_loss(logp, logp_old[idx], adv[idx], self.config["ppo_clip_ratio"])
-            return loss, {"clip_frac": clip_frac.item()}
+            return loss, {"clip_frac": clip_frac}
 
         stats = self._actor_update(obs, actions, clipped_surrogate)
         stats["critic_loss"] = critic_loss
