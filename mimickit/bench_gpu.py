@@ -111,6 +111,9 @@ def bench_ppo(env, iters, agent_config=AGENT_CFG):
 def run(args):
     from mimickit.envs.env_builder import build_env
     device = args.device
+    # the TF32 setting PPO trains with (BaseAgent sets it), from the start: the compiled env step
+    # depends on it and would otherwise be compiled again when the PPO agent is built
+    torch.backends.cuda.matmul.allow_tf32 = True
     name = torch.cuda.get_device_name(device) if torch.device(device).type == "cuda" else "cpu"
     print("date %s  device %s  motion %s" % (datetime.date.today().isoformat(), name, args.motion), flush=True)
     rows = []

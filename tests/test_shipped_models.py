@@ -1,8 +1,9 @@
 """The models we ship (trained on the GPU engine) play on the CPU engine: sim-to-sim tracking.
 
-8 episodes of 10 s each per clip. Walk holds the issue's target (<= 0.05 m); run and spinkick hold
-regression bounds just above what the shipped checkpoints measure (0.077 m and 0.110 m over 32
-episodes): their targets (0.05 m, 0.10 m) need longer training than they have had (see BENCHMARKS.md).
+8 episodes of 10 s each per clip, held to the targets the models were trained for: mean body-position
+error <= 0.05 m for walk and run, <= 0.10 m for spinkick, and at least 90% of the episodes reaching
+the time limit. Measured when they were shipped (seed 0): walk 0.032 m, run 0.046 m, spinkick 0.080 m,
+all episodes full. A change to the env, the engines or the agent that breaks playback fails here.
 """
 import os
 
@@ -15,7 +16,7 @@ from mimickit.learning.agent_builder import build_agent
 from conftest import REPO_ROOT
 
 # clip: (max mean body-position error in m, min fraction of episodes reaching the time limit)
-BOUNDS = {"walk": (0.05, 0.9), "run": (0.09, 0.9), "spinkick": (0.125, 0.9)}
+BOUNDS = {"walk": (0.05, 0.9), "run": (0.05, 0.9), "spinkick": (0.10, 0.9)}
 
 
 @pytest.mark.parametrize("clip", sorted(BOUNDS))

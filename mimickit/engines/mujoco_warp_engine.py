@@ -59,6 +59,24 @@ def _reset_diverged_worlds(qpos: wp.array2d(dtype=float), qvel: wp.array2d(dtype
             qacc_warmstart[w, i] = 0.0
 
 
+_STREAMS = {}  # torch device -> the Warp stream every engine on it uses, kept for the process's life
+
+
+def _shared_stream(torch_device):
+    """Warp and torch share one stream, so torch's reads and writes are ordered with the graphs. It
+    cannot be the legacy default stream, on which CUDA graphs cannot be captured, and it is made once
+    per device: a Warp stream object that is garbage-collected unregisters its CUDA stream, which would
+    break the next engine's capture (an env built after another was deleted)."""
+    stream = _STREAMS.get(torch_device)
+    if stream is None:
+        torch_stream = torch.cuda.current_stream(torch_device)
+        if torch_stream.cuda_stream == 0:
+            torch_stream = torch.cuda.Stream(torch_device)
+        stream = _STREAMS[torch_device] = (torch_stream, wp.stream_from_torch(torch_stream))
+    torch.cuda.set_stream(stream[0])
+    return stream[1]
+
+
 def buffer_sizes(m):
     """-> (contacts, constraint rows) one world can need at most, from the model: every colliding
     geom resting on the plane at once, plus every pair of geoms that may collide with each other."""
@@ -126,13 +144,7 @@ class MujocoWarpEngine(Engine):
         self._use_graph = self.wp_device.is_cuda and os.environ.get("MIMICKIT_WARP_GRAPH", "1") != "0"
         self._step_graph = self._refresh_graph = None
         if self._use_graph:
-            # Warp and torch share one stream, so torch's reads and writes are ordered with the graph;
-            # it cannot be the legacy default stream, on which CUDA graphs cannot be captured
-            torch_stream = torch.cuda.current_stream(self.torch_device)
-            if torch_stream.cuda_stream == 0:
-                torch_stream = torch.cuda.Stream(self.torch_device)
-                torch.cuda.set_stream(torch_stream)
-            self._stream = wp.stream_from_torch(torch_stream)
+            self._stream = _shared_stream(self.torch_device)
             self._step_graph = self._capture(self._step_kernels)
             self._refresh_graph = self._capture(self._refresh_kernels)
         self._refresh_kernels_now()

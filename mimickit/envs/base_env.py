@@ -350,7 +350,11 @@ class BaseEnv:
 
 def _compile_or_eager(fn):
     """torch.compile(fn), falling back to fn itself (with a warning) if compiling fails on first use."""
-    compiled = torch.compile(fn, dynamic=False)
+    options = {}
+    if hasattr(torch._inductor.config.triton, "coalesce_tiling_analysis"):
+        # torch 2.11's tiling analysis asserts on the gathers of this step (ModularIndexing); skip it
+        options["triton.coalesce_tiling_analysis"] = False
+    compiled = torch.compile(fn, dynamic=False, options=options)
     state = {"fn": None}
 
     def call():

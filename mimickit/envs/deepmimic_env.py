@@ -65,6 +65,8 @@ class DeepMimicEnv(CharEnv):
         self._key_ids = torch.tensor([self._body_index(n, "key_bodies") for n in cfg["key_bodies"]],
                                      dtype=torch.long, device=self.device)
         self._joint_w, self._dof_w = self._parse_joint_weights(cfg["joint_err_w"])
+        # made now rather than on the first step, which torch.compile would then trace twice
+        _reward_consts(cfg, self._joint_w)
         self._tar_steps = torch.tensor([int(s) for s in cfg["tar_obs_steps"]], device=self.device)
         self._tar_offsets = self._tar_steps * self.dt  # [S] seconds ahead of the current time
         # reference lookups per step: now, and the target frames when observed [1 (+ S)]
