@@ -3,6 +3,10 @@
 #   CLIPS="walk run spinkick" bash tools/gpu_train.sh start    one detached PPO run per clip
 #   bash tools/gpu_train.sh collect                             actor checkpoints and logs -> $OUT
 #   INIT_DIR=warm CLIPS=run bash tools/gpu_train.sh start       start from warm/run_actor.pt (fine-tune)
+#   FULL=1 CLIPS=run bash tools/gpu_train.sh collect            also the full checkpoint, in 15 MB parts
+#                                                               ($OUT takes files of 16 MB at most, 8 a call)
+#   CKPT_DIR=ckpt CLIPS=run bash tools/gpu_train.sh start       on a fresh machine: resume from those parts,
+#                                                               carried back in ckpt/ (run_model.pt.part*)
 # A run resumes from its own checkpoint when started again on the same machine. The runs use a
 # snapshot of the source taken at start, so later calls (which re-send the working tree) leave them be.
 set -u
@@ -17,7 +21,11 @@ fi
 for c in $clips; do
   if [ "$mode" = start ]; then
     resume=""
+    parts=$(ls "${CKPT_DIR:-ckpt}/${c}_model.pt.part"* 2>/dev/null)
     if [ -f "$root/$c/model.pt" ]; then
+      resume="--model_file $root/$c/model.pt"
+    elif [ -n "$parts" ]; then
+      mkdir -p "$root/$c" && cat $parts > "$root/$c/model.pt"
       resume="--model_file $root/$c/model.pt"
     elif [ -n "${INIT_DIR:-}" ] && [ -f "$INIT_DIR/${c}_actor.pt" ]; then
       resume="--init_model_file $(cd "$INIT_DIR" && pwd)/${c}_actor.pt"
@@ -29,6 +37,10 @@ for c in $clips; do
   else
     cp "$root/$c/model_actor.pt" "$OUT/${c}_actor.pt" 2>/dev/null
     cp "$root/$c/log.txt" "$OUT/${c}_log.txt" 2>/dev/null
+    if [ "${FULL:-0}" = 1 ] && [ -f "$root/$c/model.pt" ]; then
+      cp "$root/$c/model.pt" "$root/$c/model_copy.pt"  # a consistent copy: training may rewrite model.pt
+      split -b 15m -d -a 1 "$root/$c/model_copy.pt" "$OUT/${c}_model.pt.part" && rm "$root/$c/model_copy.pt"
+    fi
     echo "== $c"; tail -n 2 "$root/$c/log.txt" 2>/dev/null; grep -v "^Module\|Warning\|warn" "$root/$c.out" | tail -n 3
   fi
 done
