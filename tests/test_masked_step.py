@@ -133,6 +133,39 @@ def test_masked_step_traces_as_one_graph():
         assert ex.graph_count == 1 and ex.graph_break_count == 0, (name, [str(b.reason)[:200] for b in ex.break_reasons])
 
 
+@pytest.mark.skipif(__import__("importlib").util.find_spec("mujoco_warp") is None, reason="needs the gpu extra")
+def test_training_waits_for_the_device_a_fixed_number_of_times():
+    """On a GPU every host round trip (a tensor read as a Python number) stalls the pipeline. A PPO
+    iteration on masked envs makes a few per iteration, none per env step or minibatch. Counted on
+    the CPU by the ops that produce Python numbers (Adam's own step counters, CPU tensors even on a
+    GPU, are left out)."""
+    import traceback
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from mimickit.learning.agent_builder import build_agent
+
+    class CountReads(TorchDispatchMode):
+        count = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if func.overloadpacket.__name__ in ("_local_scalar_dense", "is_nonzero", "nonzero"):
+                if not any("torch/optim" in f.filename.replace(os.sep, "/") for f in traceback.extract_stack()):
+                    CountReads.count += 1
+            return func(*args, **(kwargs or {}))
+
+    env = deepmimic(WARP_CFG, 4, masked=True, rand_reset=True)
+    counts = []
+    for steps, batches in ((2, 1), (6, 3)):
+        agent = build_agent(os.path.join(REPO_ROOT, "data", "agents", "deepmimic_humanoid_ppo_gpu_agent.yaml"), env)
+        agent.config.update(steps_per_iter=steps, actor_batch_size=4 / batches, critic_batch_size=4 / batches)
+        obs, _ = env.reset()
+        agent.train_iteration(obs)  # the normalizer's first read of its count happens here
+        CountReads.count = 0
+        with CountReads():
+            agent.train_iteration(obs)
+        counts.append(CountReads.count)
+    assert counts[0] == counts[1] and counts[0] <= 10, counts
+
+
 def test_episode_stats_sum_on_the_device():
     stats = EpisodeStats("cpu")
     done = torch.tensor([DoneFlags.NULL, DoneFlags.TIME, DoneFlags.FAIL])

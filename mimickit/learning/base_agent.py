@@ -228,7 +228,8 @@ class BaseAgent:
                     v = torch.as_tensor(v, dtype=torch.float32, device=self.device).detach()
                     totals[k] = totals[k] + v if k in totals else v
                 count += 1
-        return {k: float(v) / max(count, 1) for k, v in totals.items()}
+        means = (torch.stack(list(totals.values())) / max(count, 1)).tolist() if totals else []  # one round trip
+        return dict(zip(totals, means))
 
     def _action_penalties(self, dist):
         """Bound penalty keeps mu inside the action range; entropy and L2 regularizers by weight."""

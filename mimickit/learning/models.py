@@ -38,7 +38,9 @@ class ActorCritic(nn.Module):
 
     def dist(self, obs):
         mean = self.action_mean(obs)
-        return torch.distributions.Normal(mean, self.log_std.exp().expand_as(mean))
+        # no argument validation: its checks (finite mean, positive scale, sample in support) each wait
+        # for the GPU, several times per env step and per minibatch; the env checks actions itself
+        return torch.distributions.Normal(mean, self.log_std.exp().expand_as(mean), validate_args=False)
 
     def value(self, obs):
         """obs [B, obs_dim] -> V [B]."""
