@@ -112,6 +112,22 @@ class DeepMimicEnv(CharEnv):
             dof_w[j.dof_offset:j.dof_offset + j.dof_dim] = w
         return body_w, dof_w
 
+    # ---------------- reward inputs (for compute_deepmimic_reward outside the env) ----------------
+    @property
+    def joint_err_weights(self):
+        """[B] per-body weights of the joint-rotation error (joint_err_w; 0 for bodies without a joint)."""
+        return self._joint_w
+
+    @property
+    def dof_err_weights(self):
+        """[num_dofs] per motion-DoF weights of the joint-velocity error."""
+        return self._dof_w
+
+    @property
+    def key_body_ids(self):
+        """[K] body indices of key_bodies (the key-position term)."""
+        return self._key_ids
+
     # ---------------- sizes ----------------
     @property
     def tar_obs_size(self):
