@@ -76,7 +76,7 @@ def env_step_parts(env, steps=50):
     -> {physics, post_physics, refresh, obs}. The sum exceeds a free-running step (no overlap)."""
     n, dev = env.num_envs, env.device
     post_physics, observe = env._get_masked_fns()
-    parts = {"physics": lambda: env._simulate(), "post_physics": post_physics,
+    parts = {"physics": env._simulate, "post_physics": post_physics,
              "refresh": env._refresh_after_reset, "obs": observe}
     totals = dict.fromkeys(parts, 0.0)
     for i in range(steps + 3):

@@ -4,6 +4,7 @@ It must give what stepping by ids gives, flag bad values at the next check, rese
 on the device, and trace as one graph for torch.compile. Runs on the CPU: the GPU engine through
 Warp's CPU device, the CPU engine too.
 """
+import importlib.util
 import os
 
 import pytest
@@ -21,8 +22,8 @@ CPU_CFG = os.path.join(REPO_ROOT, "data", "engines", "mujoco_engine.yaml")
 WARP_CFG = os.path.join(REPO_ROOT, "data", "engines", "mujoco_warp_engine.yaml")
 SPINKICK = os.path.join(REPO_ROOT, "data", "motions", "humanoid", "humanoid_spinkick.pkl")
 GPU_DEVICE = "cuda:0" if torch.cuda.is_available() else "cpu"  # the GPU engine on Warp's CPU device in CI
-ENGINES = [CPU_CFG, pytest.param(WARP_CFG, marks=pytest.mark.skipif(
-    __import__("importlib").util.find_spec("mujoco_warp") is None, reason="needs the gpu extra"))]
+NEEDS_WARP = pytest.mark.skipif(importlib.util.find_spec("mujoco_warp") is None, reason="needs the gpu extra")
+ENGINES = [CPU_CFG, pytest.param(WARP_CFG, marks=NEEDS_WARP)]
 
 
 def deepmimic(engine_cfg, num_envs=8, masked=False, **overrides):
@@ -99,7 +100,7 @@ def test_masked_step_flags_nan_actions_at_the_next_check(engine_cfg):
             env.step(env.neutral_action())
 
 
-@pytest.mark.skipif(__import__("importlib").util.find_spec("mujoco_warp") is None, reason="needs the gpu extra")
+@NEEDS_WARP
 def test_gpu_engine_resets_a_diverged_world_on_the_device():
     env = deepmimic(WARP_CFG, 4, masked=True)
     env.reset()
@@ -117,7 +118,7 @@ def test_gpu_engine_resets_a_diverged_world_on_the_device():
     assert env.num_diverged == 1
 
 
-@pytest.mark.skipif(__import__("importlib").util.find_spec("mujoco_warp") is None, reason="needs the gpu extra")
+@NEEDS_WARP
 def test_masked_step_traces_as_one_graph():
     """torch.compile fuses the step only if TorchDynamo traces it whole: no graph breaks."""
     env = deepmimic(WARP_CFG, 4, masked=True, rand_reset=True)
@@ -133,7 +134,7 @@ def test_masked_step_traces_as_one_graph():
         assert ex.graph_count == 1 and ex.graph_break_count == 0, (name, [str(b.reason)[:200] for b in ex.break_reasons])
 
 
-@pytest.mark.skipif(__import__("importlib").util.find_spec("mujoco_warp") is None, reason="needs the gpu extra")
+@NEEDS_WARP
 def test_training_waits_for_the_device_a_fixed_number_of_times():
     """On a GPU every host round trip (a tensor read as a Python number) stalls the pipeline. A PPO
     iteration on masked envs makes a few per iteration, none per env step or minibatch. Counted on

@@ -81,8 +81,9 @@ class Box:
 
 
 class StepInfo(dict):
-    """``info`` of a step. ``done_ids``, ``episode_return`` and ``episode_length`` [K] are computed from
-    the per-env entries on first read when the step did not need them (masked stepping)."""
+    """``info`` of a step. ``episode_return`` and ``episode_length`` [K] are the rows ``done_ids`` of
+    ``final_return`` / ``final_length``, taken on first read; so is ``done_ids`` when the step did not
+    need it (masked stepping)."""
 
     def __init__(self, done, **items):
         super().__init__(**items)
@@ -210,9 +211,7 @@ class BaseEnv:
         obs, reward, done = self._advance()
         ended = done != DoneFlags.NULL
         done_ids = ended.nonzero().flatten()
-        info = StepInfo(done, terminal_obs=obs, done_ids=done_ids,
-                        episode_return=self._ep_return[done_ids].clone(),
-                        episode_length=self._steps[done_ids].clone(),
+        info = StepInfo(done, terminal_obs=obs, done_ids=done_ids,  # episode_return / _length: from final_*
                         final_return=torch.where(ended, self._ep_return, 0.0),
                         final_length=torch.where(ended, self._steps, 0))
         if len(done_ids) > 0:

@@ -204,10 +204,8 @@ class CharEnv(BaseEnv):
         self._diverged = self.engine.get_unstable_mask()
         if self.masked_step:
             self._diverged_since_check |= self._diverged
-            return
-        unstable = self.engine.get_unstable_env_ids()
-        if len(unstable) > 0:
-            self._warn_diverged(unstable)
+        elif bool(self._diverged.any()):
+            self._warn_diverged(self._diverged.nonzero().flatten())
 
     def _warn_diverged(self, ids):
         # a training run loses nothing: those episodes end as failures and restart

@@ -148,22 +148,29 @@ class DeepMimicEnv(CharEnv):
             return self._motion_t0 + self._time
         return self._motion_t0[env_ids] + self._time[env_ids]
 
-    def _reset_envs(self, env_ids):
-        k = len(env_ids)
+    def _draw_starts(self, k):
+        """-> clip ids [k] and start times [k] (random with rand_reset, else 0) of k new episodes."""
         ids = self.motion_lib.sample_motions(k)
-        self._motion_ids[env_ids] = ids
         if self.config["rand_reset"]:
-            self._motion_t0[env_ids] = self.motion_lib.sample_time(ids)
-        else:
-            self._motion_t0[env_ids] = 0.0
+            return ids, self.motion_lib.sample_time(ids)
+        return ids, torch.zeros(k, device=self.device)
+
+    def _start_state(self, frames):
+        """frames: a MotionFrame [K, 1 + S] -> the character state of its first step (set_char_state's
+        arguments: root pos, rot, vel, ang vel, hinge angles [K, D], hinge rates [K, D])."""
+        frame = _frame_slice(frames, 0)
+        dof_pos = self.char_model.dof_to_sim(frame.dof)
+        dof_vel = dof_vel_to_sim(self.char_model, dof_pos, frame.dof_vel)
+        return frame.root_pos, frame.root_rot, frame.root_vel, frame.root_ang_vel, dof_pos, dof_vel
+
+    def _reset_envs(self, env_ids):
+        ids, t0 = self._draw_starts(len(env_ids))
+        self._motion_ids[env_ids] = ids
+        self._motion_t0[env_ids] = t0
         # one lookup [K, 1 + S]: the state to reset to, and the target frames of the observation after it
         times = self.motion_times(env_ids).unsqueeze(-1) + self._ref_offsets
         frames = self.motion_lib.calc_motion_frame(ids.unsqueeze(-1), times, with_body=False)
-        frame = _frame_slice(frames, 0)
-        dof_pos = self.char_model.dof_to_sim(frame.dof)  # [K, D] hinge angles
-        dof_vel = dof_vel_to_sim(self.char_model, dof_pos, frame.dof_vel)  # [K, D] hinge rates
-        self.set_char_state(env_ids, frame.root_pos, frame.root_rot, frame.root_vel, frame.root_ang_vel,
-                            dof_pos, dof_vel)
+        self.set_char_state(env_ids, *self._start_state(frames))
         self._ref = self._tar_ref = self._body_dist = None  # recomputed for all envs on next use
         if self.config["enable_tar_obs"]:
             self._reset_tar_ref = (env_ids, _frame_slice(frames, slice(1, None)))  # for _compute_obs(env_ids)
@@ -171,18 +178,12 @@ class DeepMimicEnv(CharEnv):
     def _reset_envs_where(self, mask):
         """Masked stepping: a fresh start is drawn for every env and taken where mask [N] is true; the
         lookup at the new times then serves every env's target observation (unchanged rows included)."""
-        n = self.num_envs
-        ids = self.motion_lib.sample_motions(n)
-        t0 = self.motion_lib.sample_time(ids) if self.config["rand_reset"] else torch.zeros(n, device=self.device)
+        ids, t0 = self._draw_starts(self.num_envs)
         self._motion_ids.copy_(torch.where(mask, ids, self._motion_ids))
         self._motion_t0.copy_(torch.where(mask, t0, self._motion_t0))
         times = self.motion_times().unsqueeze(-1) + self._ref_offsets  # [N, 1 + S]
         frames = self.motion_lib.calc_motion_frame(self._motion_ids.unsqueeze(-1), times, with_body=False)
-        frame = _frame_slice(frames, 0)
-        dof_pos = self.char_model.dof_to_sim(frame.dof)  # [N, D]
-        dof_vel = dof_vel_to_sim(self.char_model, dof_pos, frame.dof_vel)
-        self.set_char_state_where(mask, frame.root_pos, frame.root_rot, frame.root_vel, frame.root_ang_vel,
-                                  dof_pos, dof_vel)
+        self.set_char_state_where(mask, *self._start_state(frames))
         self._ref = self._body_dist = self._reset_tar_ref = None
         self._tar_ref = _frame_slice(frames, slice(1, None)) if self.config["enable_tar_obs"] else None
 

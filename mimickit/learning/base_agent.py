@@ -182,8 +182,7 @@ class BaseAgent:
             buf.advance()
             episodes.add(done, info)
             obs = next_obs
-        if hasattr(self.env, "check_errors"):
-            self.env.check_errors()  # masked (GPU) stepping flags errors on the device: raise them now
+        self.env.check_errors()  # masked (GPU) stepping flags errors on the device: raise them now
         adv, ret = compute_gae(buf["reward"], buf["value"], buf["next_value"], buf["terminated"],
                                buf["truncated"], self.config["discount"], self.config["td_lambda"])
         buf.fields["advantage"], buf.fields["return"] = adv, ret
@@ -259,8 +258,7 @@ class BaseAgent:
                 err_sum += info["tracking_error_m"].sum()
                 err_count += int(info["tracking_error_m"].numel())
             episodes.add(done, info)
-        if hasattr(self.env, "check_errors"):
-            self.env.check_errors()
+        self.env.check_errors()
         out = episodes.summary(self.env.dt)
         if err_count:
             out["tracking_error_m"] = float(err_sum) / err_count
