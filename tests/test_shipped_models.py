@@ -2,7 +2,7 @@
 
 8 episodes of 10 s each per clip, held to the targets the models were trained for: mean body-position
 error <= 0.05 m for walk and run, <= 0.10 m for spinkick, and at least 90% of the episodes reaching
-the time limit. Measured when they were shipped (seed 0): walk 0.032 m, run 0.046 m, spinkick 0.080 m,
+the time limit. Measured when they were shipped (seed 0): walk 0.019 m, run 0.047 m, spinkick 0.080 m,
 all episodes full. A change to the env, the engines or the agent that breaks playback fails here.
 """
 import os

@@ -4,10 +4,11 @@ import os
 from mimickit.engines.engine import ConfigError, load_yaml
 
 
-def build_agent(config_file, env, device="cpu", model_file=None):
+def build_agent(config_file, env, device=None, model_file=None):
     """The agent of config_file. With model_file, a checkpoint that records its network
     (``model_config``, as actor-only exports do) sets the network, so a model trained with another
-    agent YAML (e.g. the GPU one) plays with this one."""
+    agent YAML (e.g. the GPU one) plays with this one. The agent lives on the env's device unless
+    `device` says otherwise."""
     config = load_yaml(config_file)
     if model_file and os.path.isfile(str(model_file)):
         import torch

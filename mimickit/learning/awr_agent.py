@@ -19,15 +19,16 @@ class AWRAgent(BaseAgent):
     CONFIG_KEYS = dict(BaseAgent.CONFIG_KEYS, awr_temp=1.0, a_weight_clip=20.0, norm_adv_clip=4.0)
 
     def _update(self, buf):
-        obs, actions, returns = buf.flat("obs"), buf.flat("action"), buf.flat("return")
+        obs = buf.flat("obs")
         adv = normalize_advantages(buf.flat("advantage"), self.config["norm_adv_clip"])
         weights = awr_weights(adv, self.config["awr_temp"], self.config["a_weight_clip"])
-        critic_loss = self._critic_update(obs, returns)
+        critic_loss = self._critic_update({"obs": obs, "return": buf.flat("return")})
 
-        def weighted_log_likelihood(logp, idx):
-            return -(weights[idx] * logp).mean(), {}
+        def weighted_log_likelihood(logp, mb):
+            return -(mb["weight"] * logp).mean(), {}
 
-        stats = self._actor_update(obs, actions, weighted_log_likelihood)
+        stats = self._actor_update({"obs": obs, "action": buf.flat("action"), "weight": weights},
+                                   weighted_log_likelihood)
         stats["critic_loss"] = critic_loss
         stats["mean_weight"] = weights.mean().item()
         return stats

@@ -19,6 +19,7 @@ from mimickit.engines.engine import ConfigError, check_keys
 from mimickit.envs.base_env import DoneFlags
 from mimickit.learning.experience_buffer import ExperienceBuffer
 from mimickit.learning.logger import Logger
+from mimickit.learning.minibatch_step import MinibatchStep, graphs_enabled
 from mimickit.learning.models import ActorCritic
 from mimickit.learning.returns import compute_gae
 
@@ -43,15 +44,18 @@ class BaseAgent:
         "test_episodes": 32, "normalizer_samples": 100000000,
         "actor_epochs": 5, "actor_batch_size": 4, "critic_epochs": 2, "critic_batch_size": 2,
         "action_bound_weight": 10.0, "action_entropy_weight": 0.0, "action_reg_weight": 0.0,
+        "cuda_graphs": True,  # on CUDA, replay each minibatch step as a CUDA graph (MIMICKIT_CUDA_GRAPHS=0: off)
     }
 
-    def __init__(self, config, env, device="cpu", path="<agent config>"):
+    def __init__(self, config, env, device=None, path="<agent config>"):
         check_keys(config, self.CONFIG_KEYS, path, required=("agent_name",))
         self.config = dict(self.CONFIG_KEYS)
         self.config.update(config)
         self.path = path
         self.env = env
-        self.device = torch.device(device)
+        self.device = torch.device(device if device is not None else env.device)  # default: where env tensors live
+        self._use_graphs = graphs_enabled(self.device, self.config["cuda_graphs"])
+        self._actor_step = self._critic_step = None  # MinibatchSteps, made on first use
         model_cfg = self._sub_config("model", MODEL_KEYS)
         self.model = ActorCritic(env.obs_dim, env.act_dim, normalizer_samples=self.config["normalizer_samples"],
                                  **model_cfg).to(self.device)
@@ -80,7 +84,8 @@ class BaseAgent:
         cfg = self._sub_config(key, OPTIM_KEYS)
         lr = float(cfg["learning_rate"])
         if cfg["type"] == "Adam":
-            opt = torch.optim.Adam(params, lr=lr, weight_decay=cfg["weight_decay"])
+            # capturable: the step count stays on the device, so the step can be replayed as a CUDA graph
+            opt = torch.optim.Adam(params, lr=lr, weight_decay=cfg["weight_decay"], capturable=self._use_graphs)
         elif cfg["type"] == "SGD":
             opt = torch.optim.SGD(params, lr=lr, momentum=cfg["momentum"], weight_decay=cfg["weight_decay"])
         else:
@@ -199,33 +204,44 @@ class BaseAgent:
         perm = torch.randperm(num_samples, device=self.device)
         return [perm[i:i + size] for i in range(0, num_samples, size)]
 
-    def _critic_update(self, obs, returns):
-        """0.5 (V(s) - R)^2 over critic_epochs of minibatches; returns the mean loss."""
+    def _critic_update(self, batch):
+        """0.5 (V(s) - R)^2 over critic_epochs of minibatches of batch {"obs", "return"} [S, ...];
+        returns the mean loss."""
+        if self._critic_step is None:
+            def critic_loss(mb):
+                return 0.5 * (self.model.value(mb["obs"]) - mb["return"]).pow(2).mean(), {}
+            self._critic_step = MinibatchStep(critic_loss, self.critic_optimizer, self.model.critic_parameters(),
+                                              self._use_graphs)
         self.model.train()
-        losses = []
+        total, count = torch.zeros((), device=self.device), 0
         for _ in range(self.config["critic_epochs"]):
-            for idx in self._minibatches(obs.shape[0], self.config["critic_batch_size"]):
-                loss = 0.5 * (self.model.value(obs[idx]) - returns[idx]).pow(2).mean()
-                _step(self.critic_optimizer, loss, self.model.critic_parameters())
-                losses.append(loss.detach())
-        return float(torch.stack(losses).mean()) if losses else 0.0  # one host round trip
+            for idx in self._minibatches(batch["obs"].shape[0], self.config["critic_batch_size"]):
+                loss, _ = self._critic_step(_gather(batch, idx))
+                total, count = total + loss, count + 1
+        return float(total) / max(count, 1)  # one host round trip
 
-    def _actor_update(self, obs, actions, objective):
-        """actor_epochs of minibatch steps on objective(logp [M], idx [M]) -> (loss, {stat: tensor}),
-        plus the action penalties; returns the mean of every stat and of the objective."""
+    def _actor_update(self, batch, objective):
+        """actor_epochs of minibatch steps on objective(logp [M], minibatch) -> (loss, {stat: tensor}),
+        plus the action penalties. batch: {"obs", "action", and what objective reads} [S, ...], of
+        which each minibatch holds [M, ...] rows. Returns the mean of every stat and of the objective.
+        The step is built around the first objective given (on CUDA it is captured as a graph), so
+        an objective reads per-sample data from the minibatch, never from tensors it closes over."""
+        if self._actor_step is None:
+            def actor_loss(mb):
+                dist = self.model.dist(mb["obs"])
+                logp = dist.log_prob(mb["action"]).sum(-1)
+                loss, stats = objective(logp, mb)
+                penalty, pen_stats = self._action_penalties(dist)
+                return loss + penalty, dict(stats, actor_loss=loss, **pen_stats)
+            self._actor_step = MinibatchStep(actor_loss, self.actor_optimizer, self.model.actor_parameters(),
+                                             self._use_graphs)
         self.model.train()
         totals, count = {}, 0
         for _ in range(self.config["actor_epochs"]):
-            for idx in self._minibatches(obs.shape[0], self.config["actor_batch_size"]):
-                dist = self.model.dist(obs[idx])
-                logp = dist.log_prob(actions[idx]).sum(-1)
-                loss, stats = objective(logp, idx)
-                penalty, pen_stats = self._action_penalties(dist)
-                _step(self.actor_optimizer, loss + penalty, self.model.actor_parameters())
-                stats = dict(stats, actor_loss=loss, **pen_stats)
+            for idx in self._minibatches(batch["obs"].shape[0], self.config["actor_batch_size"]):
+                _, stats = self._actor_step(_gather(batch, idx))
                 for k, v in stats.items():  # summed as tensors: no host round trip per minibatch
-                    v = torch.as_tensor(v, dtype=torch.float32, device=self.device).detach()
-                    totals[k] = totals[k] + v if k in totals else v
+                    totals[k] = totals[k] + v.float() if k in totals else v.float().clone()
                 count += 1
         means = (torch.stack(list(totals.values())) / max(count, 1)).tolist() if totals else []  # one round trip
         return dict(zip(totals, means))
@@ -320,6 +336,7 @@ class BaseAgent:
         if not weights_only and "actor_optimizer" in state:
             self.actor_optimizer.load_state_dict(state["actor_optimizer"])
             self.critic_optimizer.load_state_dict(state["critic_optimizer"])
+            self._actor_step = self._critic_step = None  # captured graphs point at the old optimizer state
             self.iteration = int(state["iteration"])
             self.sample_count = int(state["sample_count"])
             self.wall_time = float(state.get("wall_time", 0.0))
@@ -348,12 +365,9 @@ class EpisodeStats:
                 "full_episode_frac": full / max(n, 1), "episodes": int(n)}
 
 
-def _step(optimizer, loss, params):
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    if optimizer.grad_clip:
-        torch.nn.utils.clip_grad_norm_(params, optimizer.grad_clip)
-    optimizer.step()
+def _gather(batch, idx):
+    """{name: [S, ...]} -> {name: [M, ...]}, the rows idx [M]."""
+    return {k: v.index_select(0, idx) for k, v in batch.items()}
 
 
 def _progress_bar(enabled, total, initial):

@@ -29,15 +29,14 @@ class PPOAgent(BaseAgent):
     CONFIG_KEYS = dict(BaseAgent.CONFIG_KEYS, ppo_clip_ratio=0.2, norm_adv_clip=4.0)
 
     def _update(self, buf):
-        obs, actions = buf.flat("obs"), buf.flat("action")
-        logp_old, returns = buf.flat("logp"), buf.flat("return")
-        adv = normalize_advantages(buf.flat("advantage"), self.config["norm_adv_clip"])
-        critic_loss = self._critic_update(obs, returns)
+        batch = {"obs": buf.flat("obs"), "action": buf.flat("action"), "logp_old": buf.flat("logp"),
+                 "adv": normalize_advantages(buf.flat("advantage"), self.config["norm_adv_clip"])}
+        critic_loss = self._critic_update({"obs": batch["obs"], "return": buf.flat("return")})
 
-        def clipped_surrogate(logp, idx):
-            loss, clip_frac = ppo_surrogate_loss(logp, logp_old[idx], adv[idx], self.config["ppo_clip_ratio"])
+        def clipped_surrogate(logp, mb):
+            loss, clip_frac = ppo_surrogate_loss(logp, mb["logp_old"], mb["adv"], self.config["ppo_clip_ratio"])
             return loss, {"clip_frac": clip_frac}
 
-        stats = self._actor_update(obs, actions, clipped_surrogate)
+        stats = self._actor_update(batch, clipped_surrogate)
         stats["critic_loss"] = critic_loss
         return stats

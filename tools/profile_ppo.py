@@ -1,0 +1,100 @@
+"""Where a PPO iteration spends its time on the GPU: ``python tools/profile_ppo.py [--num_envs 4096]``.
+
+Prints milliseconds per iteration for the rollout and the update (each timed with the device
+synchronized), the host time of one env step against the device time of its kernels (a step whose
+host time is larger waits for Python, not for the GPU), and the torch.profiler tables of one
+iteration: the ops that cost the most host time and the kernels that cost the most device time.
+"""
+import argparse
+import os
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from mimickit.bench_gpu import AGENT_CFG, ENGINE_CFG, ENV_CFG, REPO_ROOT  # noqa: E402
+from mimickit.envs.env_builder import build_env  # noqa: E402
+from mimickit.learning.agent_builder import build_agent  # noqa: E402
+from mimickit.learning.base_agent import EpisodeStats  # noqa: E402
+
+
+def timed(fn, device):
+    torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    out = fn()
+    torch.cuda.synchronize(device)
+    return out, (time.perf_counter() - start) * 1e3
+
+
+def iteration_split(agent, obs, iters):
+    """-> (next obs, rollout ms, update ms), means over iters."""
+    steps, roll, upd = agent.config["steps_per_iter"], 0.0, 0.0
+    for _ in range(iters):
+        (buf, obs), ms = timed(lambda: agent._rollout(obs, steps, EpisodeStats(agent.device)), agent.device)
+        roll += ms
+        _, ms = timed(lambda: agent._update(buf), agent.device)
+        upd += ms
+    return obs, roll / iters, upd / iters
+
+
+def host_vs_device_step(env, steps=20):
+    """Host ms per env step (launching, Python) and device ms per step (CUDA events around it)."""
+    dev = env.device
+    actions = [0.05 * torch.randn(env.num_envs, env.act_dim, device=dev) for _ in range(steps)]
+    torch.cuda.synchronize(dev)
+    begin, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start = time.perf_counter()
+    begin.record()
+    for a in actions:
+        env.step(a)
+    end.record()
+    host = (time.perf_counter() - start) * 1e3 / steps
+    torch.cuda.synchronize(dev)
+    return host, begin.elapsed_time(end) / steps
+
+
+def profile_tables(agent, obs, rows):
+    from torch.profiler import ProfilerActivity, profile
+    steps = agent.config["steps_per_iter"]
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+        buf, obs = agent._rollout(obs, steps, EpisodeStats(agent.device))
+        agent._update(buf)
+        torch.cuda.synchronize(agent.device)
+    avg = prof.key_averages()
+    print(avg.table(sort_by="self_cpu_time_total", row_limit=rows), flush=True)
+    print(avg.table(sort_by="self_cuda_time_total", row_limit=rows), flush=True)
+    launches = sum(e.count for e in avg if e.key in ("cudaLaunchKernel", "cuLaunchKernel", "cudaLaunchKernelExC"))
+    print("kernel launches in one iteration: %d (%.0f per env step if all were the rollout's)"
+          % (launches, launches / steps), flush=True)
+    return obs
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--num_envs", type=int, default=4096)
+    p.add_argument("--device", default="cuda:0")
+    p.add_argument("--iters", type=int, default=3)
+    p.add_argument("--rows", type=int, default=25)
+    p.add_argument("--no_tables", action="store_true")
+    args = p.parse_args()
+    if torch.device(args.device).type != "cuda" or not torch.cuda.is_available():
+        raise SystemExit("profile_ppo.py profiles the GPU engine: it needs a CUDA device (got %s)" % args.device)
+    torch.backends.cuda.matmul.allow_tf32 = True
+    motion = os.path.join(REPO_ROOT, "data", "motions", "humanoid", "humanoid_walk.pkl")
+    env = build_env(ENV_CFG, ENGINE_CFG, args.num_envs, args.device, overrides={"motion_file": motion})
+    agent = build_agent(AGENT_CFG, env, env.device)
+    obs, _ = env.reset()
+    obs, roll, upd = iteration_split(agent, obs, 1)  # compiles
+    obs, roll, upd = iteration_split(agent, obs, args.iters)
+    samples = agent.config["steps_per_iter"] * env.num_envs
+    print("envs=%d rollout_ms=%.1f update_ms=%.1f ppo_samples_per_s=%.0f"
+          % (env.num_envs, roll, upd, samples / (roll + upd) * 1e3), flush=True)
+    host, device = host_vs_device_step(env)
+    print("env step: host_ms=%.2f device_ms=%.2f" % (host, device), flush=True)
+    if not args.no_tables:
+        profile_tables(agent, obs, args.rows)
+
+
+if __name__ == "__main__":
+    main()
