@@ -108,19 +108,23 @@ def bench_ppo(env, iters, agent_config=AGENT_CFG):
     return steps * env.num_envs * iters / (time.perf_counter() - start)
 
 
-def run(args):
+def build_bench_env(num_envs, device, motion="walk"):
+    """The benchmarked DeepMimic env on the GPU engine, tracking data/motions/humanoid/humanoid_<motion>.pkl."""
     from mimickit.envs.env_builder import build_env
-    device = args.device
     # the TF32 setting PPO trains with (BaseAgent sets it), from the start: the compiled env step
     # depends on it and would otherwise be compiled again when the PPO agent is built
     torch.backends.cuda.matmul.allow_tf32 = True
+    motion_file = os.path.join(REPO_ROOT, "data", "motions", "humanoid", "humanoid_%s.pkl" % motion)
+    return build_env(ENV_CFG, ENGINE_CFG, num_envs, device, overrides={"motion_file": motion_file})
+
+
+def run(args):
+    device = args.device
     name = torch.cuda.get_device_name(device) if torch.device(device).type == "cuda" else "cpu"
     print("date %s  device %s  motion %s" % (datetime.date.today().isoformat(), name, args.motion), flush=True)
     rows = []
     for n in args.num_envs:
-        env = build_env(ENV_CFG, ENGINE_CFG, n, device,
-                        overrides={"motion_file": os.path.join(REPO_ROOT, "data", "motions", "humanoid",
-                                                               "humanoid_%s.pkl" % args.motion)})
+        env = build_bench_env(n, device, args.motion)
         start = time.perf_counter()
         env.reset()
         env.step(torch.zeros(n, env.act_dim, device=device))

@@ -13,17 +13,16 @@ import time
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from mimickit.bench_gpu import AGENT_CFG, ENGINE_CFG, ENV_CFG, REPO_ROOT  # noqa: E402
-from mimickit.envs.env_builder import build_env  # noqa: E402
+from mimickit.bench_gpu import AGENT_CFG, _sync, build_bench_env  # noqa: E402
 from mimickit.learning.agent_builder import build_agent  # noqa: E402
 from mimickit.learning.base_agent import EpisodeStats  # noqa: E402
 
 
 def timed(fn, device):
-    torch.cuda.synchronize(device)
+    _sync(device)
     start = time.perf_counter()
     out = fn()
-    torch.cuda.synchronize(device)
+    _sync(device)
     return out, (time.perf_counter() - start) * 1e3
 
 
@@ -80,9 +79,7 @@ def main():
     args = p.parse_args()
     if torch.device(args.device).type != "cuda" or not torch.cuda.is_available():
         raise SystemExit("profile_ppo.py profiles the GPU engine: it needs a CUDA device (got %s)" % args.device)
-    torch.backends.cuda.matmul.allow_tf32 = True
-    motion = os.path.join(REPO_ROOT, "data", "motions", "humanoid", "humanoid_walk.pkl")
-    env = build_env(ENV_CFG, ENGINE_CFG, args.num_envs, args.device, overrides={"motion_file": motion})
+    env = build_bench_env(args.num_envs, args.device)
     agent = build_agent(AGENT_CFG, env, env.device)
     obs, _ = env.reset()
     obs, roll, upd = iteration_split(agent, obs, 1)  # compiles

@@ -12,11 +12,12 @@ Everything the graph reads must stay at the same address: the minibatch goes int
 the parameters and Adam's state are updated in place, and Adam keeps its step count on the device
 (``capturable=True``). A minibatch of another size (a last, smaller one) runs eagerly.
 """
+import os
+
 import torch
 
 
 def graphs_enabled(device, config_flag=True):
-    import os
     return bool(config_flag) and torch.device(device).type == "cuda" \
         and os.environ.get("MIMICKIT_CUDA_GRAPHS", "1") != "0"
 
@@ -37,9 +38,8 @@ class MinibatchStep:
     def __call__(self, batch):
         if not self.use_graph:
             return self._eager(batch)
-        shapes = {k: tuple(v.shape) for k, v in batch.items()}
         if self._graph is not None:
-            if shapes != {k: tuple(v.shape) for k, v in self._static_in.items()}:
+            if {k: v.shape for k, v in batch.items()} != {k: v.shape for k, v in self._static_in.items()}:
                 return self._eager(batch)
             for k, v in batch.items():
                 self._static_in[k].copy_(v)
