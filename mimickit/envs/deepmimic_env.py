@@ -18,11 +18,8 @@ import math
 import torch
 
 from mimickit.anim.motion import LoopMode
-from mimickit.anim.motion_lib import MotionFrame, MotionLib
 from mimickit.engines.engine import ConfigError
-from mimickit.envs.base_env import REQUIRED
-from mimickit.envs.char_env import CharEnv, dof_vel_to_sim
-from mimickit.envs.view_motion_env import resolve_motion_file
+from mimickit.envs.motion_env import MotionEnv, frame_slice
 from mimickit.util import rotations as rot
 from mimickit.util.indexing import take
 
@@ -32,13 +29,9 @@ DEFAULT_JOINT_ERR_W = {"abdomen": 1.0, "neck": 0.6, "right_shoulder": 0.6, "righ
                        "right_ankle": 0.4, "left_hip": 1.0, "left_knee": 0.6, "left_ankle": 0.4}
 
 
-class DeepMimicEnv(CharEnv):
-    CONFIG_KEYS = dict(CharEnv.CONFIG_KEYS, **{
-        "motion_file": REQUIRED,
-        "contact_bodies": ["right_foot", "left_foot"],
-        "key_bodies": ["right_hand", "left_hand", "right_foot", "left_foot"],
+class DeepMimicEnv(MotionEnv):
+    CONFIG_KEYS = dict(MotionEnv.CONFIG_KEYS, **{
         "joint_err_w": DEFAULT_JOINT_ERR_W,  # {joint name: weight}; joints not named weigh 1
-        "rand_reset": True,
         "enable_tar_obs": True,
         "tar_obs_steps": [1],
         "enable_phase_obs": False,
@@ -57,26 +50,15 @@ class DeepMimicEnv(CharEnv):
                  path="<env config>"):
         super().__init__(config, engine_config_file, num_envs, device, visualize, path)
         cfg = self.config
-        self.motion_file = resolve_motion_file(cfg["motion_file"], path)
-        try:
-            self.motion_lib = MotionLib(self.motion_file, self.char_model, self.device)
-        except (FileNotFoundError, ValueError) as e:
-            raise ConfigError("%s: motion_file '%s': %s" % (path, self.motion_file, e)) from e
-        self._key_ids = torch.tensor([self._body_index(n, "key_bodies") for n in cfg["key_bodies"]],
-                                     dtype=torch.long, device=self.device)
         self._joint_w, self._dof_w = self._parse_joint_weights(cfg["joint_err_w"])
         # made now rather than on the first step, which torch.compile would then trace twice
         _reward_consts(cfg, self._joint_w)
         self._tar_steps = torch.tensor([int(s) for s in cfg["tar_obs_steps"]], device=self.device)
         self._tar_offsets = self._tar_steps * self.dt  # [S] seconds ahead of the current time
-        # reference lookups per step: now, and the target frames when observed [1 (+ S)]
-        self._ref_offsets = torch.cat([torch.zeros(1, device=self.device), self._tar_offsets]) \
-            if cfg["enable_tar_obs"] else torch.zeros(1, device=self.device)
-        self._joint_body_ids = torch.tensor([j.body_id for j in self.char_model.movable_joints],
-                                            dtype=torch.long, device=self.device)  # [J]
+        # reference lookups per step and per reset: now, and the target frames when observed [1 (+ S)]
+        if cfg["enable_tar_obs"]:
+            self._reset_offsets = torch.cat([self._reset_offsets, self._tar_offsets])
         n = self.num_envs
-        self._motion_ids = torch.zeros(n, dtype=torch.long, device=self.device)  # [N]
-        self._motion_t0 = torch.zeros(n, device=self.device)  # [N] clip time at reset
         self._ref = None  # MotionFrame at the current time
         self._tar_ref = None  # MotionFrame [N, S] at the target steps
         self._reset_tar_ref = None  # (env ids [K], MotionFrame [K, S]) of the last reset, until the next step
@@ -88,12 +70,6 @@ class DeepMimicEnv(CharEnv):
                                        offset=cfg["ref_char_offset"])
 
     # ---------------- config ----------------
-    def _body_index(self, name, key):
-        if name not in self.char_model.body_names:
-            raise ConfigError("%s: %s names '%s', not a body of %s; bodies are %s" % (
-                self.config_path, key, name, self.char_file, ", ".join(self.char_model.body_names)))
-        return self.char_model.body_id(name)
-
     def _parse_joint_weights(self, weights):
         """-> per-body weights [B] (pose error) and per motion-DoF weights [num_dofs] (velocity)."""
         km = self.char_model
@@ -123,12 +99,11 @@ class DeepMimicEnv(CharEnv):
         """[num_dofs] per motion-DoF weights of the joint-velocity error."""
         return self._dof_w
 
-    @property
-    def key_body_ids(self):
-        """[K] body indices of key_bodies (the key-position term)."""
-        return self._key_ids
-
     # ---------------- sizes ----------------
+    @property
+    def test_metrics(self):
+        return ("tracking_error_m",) if self.config["log_tracking_error"] else ()
+
     @property
     def tar_obs_size(self):
         return 3 + 6 + 6 * len(self.char_model.movable_joints)
@@ -143,49 +118,15 @@ class DeepMimicEnv(CharEnv):
         return n
 
     # ---------------- reference ----------------
-    def motion_times(self, env_ids=None):
-        if env_ids is None:
-            return self._motion_t0 + self._time
-        return self._motion_t0[env_ids] + self._time[env_ids]
-
-    def _draw_starts(self, k):
-        """-> clip ids [k] and start times [k] (random with rand_reset, else 0) of k new episodes."""
-        ids = self.motion_lib.sample_motions(k)
-        if self.config["rand_reset"]:
-            return ids, self.motion_lib.sample_time(ids)
-        return ids, torch.zeros(k, device=self.device)
-
-    def _start_state(self, frames):
-        """frames: a MotionFrame [K, 1 + S] -> the character state of its first step (set_char_state's
-        arguments: root pos, rot, vel, ang vel, hinge angles [K, D], hinge rates [K, D])."""
-        frame = _frame_slice(frames, 0)
-        dof_pos = self.char_model.dof_to_sim(frame.dof)
-        dof_vel = dof_vel_to_sim(self.char_model, dof_pos, frame.dof_vel)
-        return frame.root_pos, frame.root_rot, frame.root_vel, frame.root_ang_vel, dof_pos, dof_vel
-
-    def _reset_envs(self, env_ids):
-        ids, t0 = self._draw_starts(len(env_ids))
-        self._motion_ids[env_ids] = ids
-        self._motion_t0[env_ids] = t0
-        # one lookup [K, 1 + S]: the state to reset to, and the target frames of the observation after it
-        times = self.motion_times(env_ids).unsqueeze(-1) + self._ref_offsets
-        frames = self.motion_lib.calc_motion_frame(ids.unsqueeze(-1), times, with_body=False)
-        self.set_char_state(env_ids, *self._start_state(frames))
+    def _on_reset(self, env_ids, frames):
         self._ref = self._tar_ref = self._body_dist = None  # recomputed for all envs on next use
         if self.config["enable_tar_obs"]:
-            self._reset_tar_ref = (env_ids, _frame_slice(frames, slice(1, None)))  # for _compute_obs(env_ids)
+            self._reset_tar_ref = (env_ids, frame_slice(frames, slice(1, None)))  # for _compute_obs(env_ids)
 
-    def _reset_envs_where(self, mask):
-        """Masked stepping: a fresh start is drawn for every env and taken where mask [N] is true; the
-        lookup at the new times then serves every env's target observation (unchanged rows included)."""
-        ids, t0 = self._draw_starts(self.num_envs)
-        self._motion_ids.copy_(torch.where(mask, ids, self._motion_ids))
-        self._motion_t0.copy_(torch.where(mask, t0, self._motion_t0))
-        times = self.motion_times().unsqueeze(-1) + self._ref_offsets  # [N, 1 + S]
-        frames = self.motion_lib.calc_motion_frame(self._motion_ids.unsqueeze(-1), times, with_body=False)
-        self.set_char_state_where(mask, *self._start_state(frames))
+    def _on_reset_where(self, mask, frames):
+        """The lookup at the new times serves every env's target observation (unchanged rows included)."""
         self._ref = self._body_dist = self._reset_tar_ref = None
-        self._tar_ref = _frame_slice(frames, slice(1, None)) if self.config["enable_tar_obs"] else None
+        self._tar_ref = frame_slice(frames, slice(1, None)) if self.config["enable_tar_obs"] else None
 
     def ref_frame(self):
         """The reference MotionFrame [N] at the current time (what the reward compares against)."""
@@ -197,13 +138,13 @@ class DeepMimicEnv(CharEnv):
         One lookup at times [N, 1 + S] also gives the target frames of the observation (kept in
         _tar_ref); forward kinematics runs on the current frame only."""
         if self._ref is None:
-            times = self.motion_times().unsqueeze(-1) + self._ref_offsets  # [N, 1 + S]
+            times = self.motion_times().unsqueeze(-1) + self._reset_offsets  # [N, 1 + S]
             frames = self.motion_lib.calc_motion_frame(self._motion_ids.unsqueeze(-1), times, with_body=False)
-            now = _frame_slice(frames, 0)
+            now = frame_slice(frames, 0)
             body_pos, body_rot = self.char_model.forward_kinematics(now.root_pos, now.root_rot, now.dof)
             self._ref = now._replace(body_pos=body_pos, body_rot=body_rot)
             if self.config["enable_tar_obs"]:
-                self._tar_ref = _frame_slice(frames, slice(1, None))
+                self._tar_ref = frame_slice(frames, slice(1, None))
         return self._ref
 
     def _update_state(self):
@@ -288,14 +229,6 @@ class DeepMimicEnv(CharEnv):
         """A clip that does not loop ends the episode (no more reference) when it runs out."""
         clamp = self.motion_lib.get_motion_loop_mode(self._motion_ids) == LoopMode.CLAMP.value
         return clamp & (self.motion_times() >= self.motion_lib.get_motion_length(self._motion_ids) - 0.5 * self.dt)
-
-    def get_motion_ids(self):
-        return self._motion_ids.clone()
-
-
-def _frame_slice(frame, index):
-    """A MotionFrame's fields indexed along their second dim (the time steps of a [n, T] lookup)."""
-    return MotionFrame(*[None if x is None else x[:, index] for x in frame])
 
 
 def compute_deepmimic_reward(cfg, root_pos, root_rot, root_vel, root_ang_vel, joint_rot, joint_vel,

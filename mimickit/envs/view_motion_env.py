@@ -24,11 +24,7 @@ class ViewMotionEnv(CharEnv):
     def __init__(self, config, engine_config_file, num_envs, device="cpu", visualize=False,
                  path="<env config>"):
         super().__init__(config, engine_config_file, num_envs, device, visualize, path)
-        self.motion_file = resolve_motion_file(self.config["motion_file"], path)
-        try:
-            self.motion_lib = MotionLib(self.motion_file, self.char_model, self.device)
-        except (FileNotFoundError, ValueError) as e:  # ValueError includes MotionFormatError
-            raise ConfigError("%s: motion_file '%s': %s" % (path, self.motion_file, e)) from e
+        self.motion_file, self.motion_lib = load_motion_lib(self, path)
         self._motion_ids = torch.zeros(self.num_envs, dtype=torch.long, device=self.device)  # [N]
 
     def _reset_envs(self, env_ids):
@@ -59,6 +55,16 @@ class ViewMotionEnv(CharEnv):
 
     def get_motion_ids(self):
         return self._motion_ids.clone()
+
+
+def load_motion_lib(env, config_path):
+    """-> (motion file, MotionLib) of env.config's motion_file for env's character, on env's device; a
+    missing or malformed clip or dataset raises a ConfigError naming the config."""
+    motion_file = resolve_motion_file(env.config["motion_file"], config_path)
+    try:
+        return motion_file, MotionLib(motion_file, env.char_model, env.device)
+    except (FileNotFoundError, ValueError) as e:  # ValueError includes MotionFormatError
+        raise ConfigError("%s: motion_file '%s': %s" % (config_path, motion_file, e)) from e
 
 
 def resolve_motion_file(motion_file, config_path):
