@@ -7,11 +7,13 @@ For each env count, in the same run on the same GPU:
 - env: the DeepMimic env (walk) stepped with small random actions, observations, reward, reference
   lookups, early termination and resets included, in env steps/s, as training steps it (masked
   stepping, compiled); ``env_ids``: the same env stepped by ids, uncompiled (the CPU engine's way);
-- ppo: PPO training (rollouts plus updates; no test episodes) in samples/s.
+- ppo: PPO training (rollouts plus updates; no test episodes) in samples/s;
+- amp: AMP training on the steering env (``amp_steering_humanoid``: discriminator windows, the
+  dataset's windows, the style reward, the discriminator's update) in samples/s, and its ratio to ppo.
 
 Prints one line per env count with ``envs=``, ``raw_steps_per_s=``, ``env_steps_per_s=``,
-``env_ids_steps_per_s=``, ``ppo_samples_per_s=``, the ratios to the raw ceiling and the seconds the
-first (compiling) env step took.
+``env_ids_steps_per_s=``, ``ppo_samples_per_s=``, ``amp_samples_per_s=``, the ratios to the raw
+ceiling, ``amp_ppo_ratio=`` and the seconds the first (compiling) env step took.
 """
 import argparse
 import datetime
@@ -25,6 +27,8 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV_CFG = os.path.join(REPO_ROOT, "data", "envs", "deepmimic_humanoid_env.yaml")
 ENGINE_CFG = os.path.join(REPO_ROOT, "data", "engines", "mujoco_warp_engine.yaml")
 AGENT_CFG = os.path.join(REPO_ROOT, "data", "agents", "deepmimic_humanoid_ppo_gpu_agent.yaml")
+AMP_ENV_CFG = os.path.join(REPO_ROOT, "data", "envs", "amp_steering_humanoid_env.yaml")
+AMP_AGENT_CFG = os.path.join(REPO_ROOT, "data", "agents", "amp_steering_humanoid_gpu_agent.yaml")
 
 
 def _sync(device):
@@ -92,7 +96,8 @@ def env_step_parts(env, steps=50):
 
 
 def bench_ppo(env, iters, agent_config=AGENT_CFG):
-    """PPO samples/s over `iters` training iterations (rollout plus update), after a warm-up one."""
+    """Training samples/s of the agent of agent_config (PPO, or AMP on an AMP env) over `iters`
+    iterations (rollout plus update), after a warm-up one."""
     from mimickit.learning.agent_builder import build_agent
     from mimickit.learning.base_agent import EpisodeStats
     agent = build_agent(agent_config, env, env.device)
@@ -138,19 +143,31 @@ def run(args):
             envs_ids.append(bench_env(env, args.seconds))
             env.masked_step = True
         ppo = bench_ppo(env, args.ppo_iters)
-        raw, env_sps, ids_sps = statistics.median(raws), statistics.median(envs), statistics.median(envs_ids)
-        line = ("envs=%d raw_steps_per_s=%.0f env_steps_per_s=%.0f env_ids_steps_per_s=%.0f "
-                "ppo_samples_per_s=%.0f env_ratio=%.3f ppo_ratio=%.3f first_step_s=%.1f"
-                % (n, raw, env_sps, ids_sps, ppo, env_sps / raw, ppo / raw, first_step))
-        print(line, flush=True)
-        rows.append(line)
-        if args.parts:
-            print("  ms per step part: " + " ".join("%s=%.2f" % kv for kv in env_step_parts(env).items()),
-                  flush=True)
+        parts = env_step_parts(env) if args.parts else None
         env.close()
         del env
+        amp = bench_amp(n, device, args.ppo_iters)
+        raw, env_sps, ids_sps = statistics.median(raws), statistics.median(envs), statistics.median(envs_ids)
+        line = ("envs=%d raw_steps_per_s=%.0f env_steps_per_s=%.0f env_ids_steps_per_s=%.0f "
+                "ppo_samples_per_s=%.0f amp_samples_per_s=%.0f env_ratio=%.3f ppo_ratio=%.3f amp_ppo_ratio=%.3f "
+                "first_step_s=%.1f" % (n, raw, env_sps, ids_sps, ppo, amp, env_sps / raw, ppo / raw, amp / ppo,
+                                       first_step))
+        print(line, flush=True)
+        rows.append(line)
+        if parts is not None:
+            print("  ms per step part: " + " ".join("%s=%.2f" % kv for kv in parts.items()), flush=True)
         torch.cuda.empty_cache() if torch.cuda.is_available() else None
     return rows
+
+
+def bench_amp(num_envs, device, iters):
+    """AMP training samples/s on the steering env, the same way as bench_ppo."""
+    from mimickit.envs.env_builder import build_env
+    env = build_env(AMP_ENV_CFG, ENGINE_CFG, num_envs, device)
+    try:
+        return bench_ppo(env, iters, AMP_AGENT_CFG)
+    finally:
+        env.close()
 
 
 def add_args(parser):

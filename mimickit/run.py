@@ -43,6 +43,7 @@ FLAGS = {
     "max_samples": (int, None, "training budget in env steps"),
     "test_episodes": (int, 10, "episodes to run in test mode (counted across envs)"),
     "motion_file": (str, None, "overrides the env config's motion_file"),
+    "record_motion": (str, None, "test: write each test episode as a clip DIR/episode_<k>.pkl, and DIR/dataset.yaml"),
     "torch_threads": (int, 1, "torch CPU threads (small batches run fastest on one; MuJoCo has its own)"),
 }
 
@@ -121,6 +122,8 @@ def parse_args(argv):
         raise UsageError("--num_envs %d: expected at least 1" % args["num_envs"])
     if args["test_episodes"] < 1:
         raise UsageError("--test_episodes %d: expected at least 1" % args["test_episodes"])
+    if args["record_motion"] and args["mode"] != "test":
+        raise UsageError("--record_motion records test episodes: it needs --mode test")
     return args
 
 
@@ -171,11 +174,12 @@ def _build_agent(args, env):
 
 def test_summary(result):
     """One line: mean_return, mean_episode_length (s), full_episode_frac (episodes that reached the
-    time limit) and, for tracking envs, tracking_error_m (mean body-position error over all steps)."""
+    time limit), then the means of the env's and agent's test metrics (e.g. tracking_error_m, the mean
+    body-position error over all steps of a tracking env; task_speed_err_mps of a steering env)."""
     line = "mean_return=%.4f mean_episode_length=%.2f full_episode_frac=%.3f" % (
         result["mean_return"], result["mean_episode_length"], result["full_episode_frac"])
-    if "tracking_error_m" in result:
-        line += " tracking_error_m=%.4f" % result["tracking_error_m"]
+    for name in result.get("metrics", ()):
+        line += " %s=%.4f" % (name, result[name])
     return line + " episodes=%d" % result["episodes"]
 
 
@@ -206,6 +210,10 @@ def run(args):
         raise ConfigError(str(e)) from e
     from mimickit.envs.view_motion_env import ViewMotionEnv
     kinematic = isinstance(env, ViewMotionEnv)
+    recorder = None
+    if args["record_motion"]:
+        from mimickit.envs.recorder import EpisodeRecorder
+        recorder = EpisodeRecorder(env, args["record_motion"], max_episodes=args["test_episodes"])
     try:
         if args["mode"] == "train":
             if kinematic:
@@ -235,6 +243,10 @@ def run(args):
         print(_summary(returns, lengths), flush=True)
         return 0
     finally:
+        if recorder is not None:
+            files = recorder.close()
+            print("recorded %d episodes to %s" % (len(files), os.path.join(args["record_motion"], "dataset.yaml")),
+                  flush=True)
         env.close()
 
 

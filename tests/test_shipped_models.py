@@ -1,4 +1,5 @@
-"""The models we ship (trained on the GPU engine) play on the CPU engine: sim-to-sim tracking.
+"""The models we ship (trained on the GPU engine) play on the CPU engine: sim-to-sim tracking, and AMP's
+spin kick and steering judged from what the character does.
 
 8 episodes of 10 s each per clip, held to the targets the models were trained for: mean body-position
 error <= 0.05 m for walk and run, <= 0.10 m for spinkick, and at least 90% of the episodes reaching
@@ -43,3 +44,45 @@ def test_models_together_fit_the_size_budget():
     folder = os.path.join(REPO_ROOT, "data", "models")
     total = sum(os.path.getsize(os.path.join(folder, f)) for f in os.listdir(folder) if f.endswith(".pt"))
     assert total <= 20e6
+
+
+# ---------------------------------------------------------------- AMP
+AMP_ENGINE = os.path.join(REPO_ROOT, "data", "engines", "mujoco_engine.yaml")
+
+
+def play_amp(env_name, agent_name, model_name, episodes, record_dir=None):
+    """8 envs of the CPU engine play the shipped model for `episodes` test episodes of 10 s -> (summary, clips)."""
+    from mimickit.anim.motion import load_motion
+    from mimickit.envs.recorder import EpisodeRecorder
+    model = os.path.join(REPO_ROOT, "data", "models", model_name)
+    assert os.path.getsize(model) < 5e6  # actor-only, fp16
+    torch.manual_seed(0)
+    env = build_env(os.path.join(REPO_ROOT, "data", "envs", env_name), AMP_ENGINE, 8)
+    agent = build_agent(os.path.join(REPO_ROOT, "data", "agents", agent_name), env, model_file=model)
+    agent.load(model, weights_only=True)
+    recorder = EpisodeRecorder(env, record_dir, max_episodes=episodes) if record_dir else None
+    result = agent.test(episodes)
+    clips = [load_motion(f) for f in recorder.close()] if recorder else []
+    env.close()
+    return result, clips
+
+
+def test_shipped_amp_spinkick_spins_and_kicks_in_its_recorded_episodes(tmp_path):
+    """Judged from the recorded clips: >= 90% full 10 s episodes, and in >= 80% of them the root turns >= 270
+    degrees within one second and a foot rises above 1.3 m (the clip: 309 degrees, 1.75 m)."""
+    from mimickit.anim.clip_stats import clip_stats, summarize
+    from mimickit.anim.kin_char_model import KinCharModel
+    _, clips = play_amp("amp_humanoid_env.yaml", "amp_humanoid_agent.yaml", "amp_humanoid_spinkick.pt", 8, tmp_path)
+    km = KinCharModel(os.path.join(REPO_ROOT, "data", "assets", "humanoid", "humanoid.xml"))
+    stats = [clip_stats(c, km, bodies=("right_foot", "left_foot"), window_s=1.0) for c in clips]
+    summary = summarize(stats, 10.0, 270.0, 1.3, 30.0)
+    assert summary["clips"] == 8
+    assert summary["full_frac"] >= 0.9 and summary["skill_frac"] >= 0.8, (summary, stats)
+
+
+def test_shipped_amp_steering_goes_where_it_is_told():
+    """Random commands: >= 90% full episodes, speed error <= 0.4 m/s, direction error <= 15 degrees."""
+    result, _ = play_amp("amp_steering_humanoid_env.yaml", "amp_steering_humanoid_agent.yaml",
+                         "amp_steering_humanoid.pt", 8)
+    assert result["full_episode_frac"] >= 0.9, result
+    assert result["task_speed_err_mps"] <= 0.4 and result["task_dir_err_deg"] <= 15.0, result

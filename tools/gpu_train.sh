@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Training on the GPU device machine, which a call may leave running (setsid) between calls.
-#   CLIPS="walk run spinkick" bash tools/gpu_train.sh start    one detached PPO run per clip
+#   CLIPS="walk run spinkick" bash tools/gpu_train.sh start    one detached run per name: a clip (DeepMimic,
+#                                                               args/deepmimic_humanoid_<clip>_ppo_gpu_args.txt)
+#                                                               or a config (args/<name>_gpu_args.txt, e.g. amp_humanoid)
 #   bash tools/gpu_train.sh collect                             actor checkpoints and logs -> $OUT
 #   INIT_DIR=warm CLIPS=run bash tools/gpu_train.sh start       start from warm/run_actor.pt (fine-tune)
 #   FULL=1 CLIPS=run bash tools/gpu_train.sh collect            also the full checkpoint, in 15 MB parts
@@ -30,7 +32,9 @@ for c in $clips; do
     elif [ -n "${INIT_DIR:-}" ] && [ -f "$INIT_DIR/${c}_actor.pt" ]; then
       resume="--init_model_file $(cd "$INIT_DIR" && pwd)/${c}_actor.pt"
     fi
-    (cd "$root/src" && setsid nohup python3 mimickit/run.py --arg_file "args/deepmimic_humanoid_${c}_ppo_gpu_args.txt" \
+    argfile="args/${c}_gpu_args.txt"
+    [ -f "$argfile" ] || argfile="args/deepmimic_humanoid_${c}_ppo_gpu_args.txt"
+    (cd "$root/src" && setsid nohup python3 mimickit/run.py --arg_file "$argfile" \
       --out_dir "$root/$c" --max_samples "${MAX_SAMPLES:-100000000000}" $resume \
       > "$root/$c.out" 2>&1 < /dev/null &)
     echo "started $c $resume"

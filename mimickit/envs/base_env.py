@@ -138,6 +138,8 @@ class BaseEnv:
         self._masked_fns = None  # (post-physics, observation): compiled on first use
         self._bad_action = torch.zeros(n, dtype=torch.bool, device=self.device)  # [N] flags since the last check
         self._steps_since_check = 0
+        self._recorder = None  # an EpisodeRecorder (envs/recorder.py), told about every reset and step
+        self._masked_before_recording = None
 
     @classmethod
     def validate_config(cls, config, path="<env config>"):
@@ -175,6 +177,12 @@ class BaseEnv:
         low, high = self.action_bounds()
         return make_box(low, high, (self.act_dim,))
 
+    @property
+    def test_metrics(self):
+        """Names of the per-step metrics that ``step`` puts in info ([N] values, and where only some
+        steps count, an [N] bool mask under name + "_valid"); test mode reports their means."""
+        return ()
+
     def action_bounds(self):
         """-> (low [act_dim], high [act_dim]) numpy arrays of the policy's action range."""
         return -np.ones(self.act_dim, np.float32), np.ones(self.act_dim, np.float32)
@@ -193,6 +201,8 @@ class BaseEnv:
             self._steps[ids] = 0
             self._ep_return[ids] = 0.0
             self._reset_envs(ids)
+            if self._recorder is not None:
+                self._recorder.begin(ids)
 
     def step(self, action):
         """action [N, act_dim] -> (obs [N, obs_dim], reward [N], done [N] DoneFlags, info)."""
@@ -209,6 +219,8 @@ class BaseEnv:
         self._apply_action(action)
         self._simulate()
         obs, reward, done = self._advance()
+        if self._recorder is not None:
+            self._recorder.record(done)  # the state this step reached, before any reset
         ended = done != DoneFlags.NULL
         done_ids = ended.nonzero().flatten()
         info = StepInfo(done, terminal_obs=obs, done_ids=done_ids,  # episode_return / _length: from final_*
@@ -275,6 +287,16 @@ class BaseEnv:
         self._bad_action.zero_()
         if bool(bad.any()):
             raise SimulationError("non-finite actions (NaN/Inf) for env ids %s" % _id_list(bad.nonzero().flatten()))
+
+    def attach_recorder(self, recorder):
+        """recorder (None detaches) hears of every reset (begin(ids)) and step (record(done)). While one
+        is attached the env steps by ids, whose resets happen outside the step's fixed-shape part."""
+        if recorder is not None and self._recorder is None:
+            self._masked_before_recording = self.masked_step
+            self.masked_step = False
+        elif recorder is None and self._recorder is not None:
+            self.masked_step = self._masked_before_recording
+        self._recorder = recorder
 
     def neutral_action(self):
         """[N, act_dim] action that does nothing in particular (zeros; subclasses refine it)."""

@@ -159,6 +159,13 @@ class CharEnv(BaseEnv):
         return self._action_offset + self._action_scale * action
 
     # ---------------- state ----------------
+    def motion_frames(self):
+        """The current poses as MimicKit motion frames [N, 6 + num_dofs]: root position, root rotation
+        (exp map), joint DoFs in the motion layout (what a clip file holds per frame)."""
+        e = self.engine
+        return torch.cat([e.get_root_pos(), rot.quat_to_exp_map(e.get_root_rot()),
+                          self.char_model.sim_to_dof(e.get_dof_pos())], dim=-1)
+
     def set_char_state(self, env_ids, root_pos, root_rot, root_vel, root_ang_vel, dof_pos, dof_vel):
         """Writes the state of env_ids [K] (world frame, rotations xyzw, hinge DoFs [K, D]) and
         recomputes the derived body state."""

@@ -1,4 +1,6 @@
 """build_env: the env class named by an env YAML's ``env_name``, with its keys validated."""
+import importlib
+
 from mimickit.engines.engine import ConfigError, load_yaml
 
 
@@ -7,13 +9,15 @@ def env_classes():
     from mimickit.envs.char_env import CharEnv
     from mimickit.envs.view_motion_env import ViewMotionEnv
     classes = {"char": CharEnv, "view_motion": ViewMotionEnv}
-    try:
-        from mimickit.envs.deepmimic_env import DeepMimicEnv
-    except ImportError as e:
-        if e.name != "mimickit.envs.deepmimic_env":
-            raise
-    else:
-        classes["deepmimic"] = DeepMimicEnv
+    for name, module, cls in (("deepmimic", "deepmimic_env", "DeepMimicEnv"), ("amp", "amp_env", "AMPEnv"),
+                              ("amp_steering", "amp_steering_env", "AMPSteeringEnv")):
+        try:
+            mod = importlib.import_module("mimickit.envs." + module)
+        except ImportError as e:
+            if e.name != "mimickit.envs." + module:
+                raise
+        else:
+            classes[name] = getattr(mod, cls)
     return classes
 
 

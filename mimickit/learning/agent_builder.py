@@ -14,7 +14,10 @@ def build_agent(config_file, env, device=None, model_file=None):
         import torch
         state = torch.load(str(model_file), map_location="cpu", weights_only=True)
         if state.get("model_config"):
-            config["model"] = dict(state["model_config"])
+            from mimickit.learning.base_agent import MODEL_KEYS
+            # the actor-critic's networks; other networks of the YAML's model section (e.g. AMP's disc_net) stay
+            recorded = {k: v for k, v in state["model_config"].items() if k in MODEL_KEYS}
+            config["model"] = dict(config.get("model") or {}, **recorded)
     name = config.get("agent_name")
     if name == "PPO":
         from mimickit.learning.ppo_agent import PPOAgent
@@ -22,4 +25,7 @@ def build_agent(config_file, env, device=None, model_file=None):
     if name == "AWR":
         from mimickit.learning.awr_agent import AWRAgent
         return AWRAgent(config, env, device, path=config_file)
-    raise ConfigError("%s: agent_name '%s' is unknown; expected PPO or AWR" % (config_file, name))
+    if name == "AMP":
+        from mimickit.learning.amp_agent import AMPAgent
+        return AMPAgent(config, env, device, path=config_file)
+    raise ConfigError("%s: agent_name '%s' is unknown; expected PPO, AWR or AMP" % (config_file, name))

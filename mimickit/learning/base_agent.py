@@ -38,6 +38,7 @@ class CheckpointError(ValueError):
 
 
 class BaseAgent:
+    MODEL_KEYS = MODEL_KEYS  # the keys of the config's model section; subclasses may add their own networks
     CONFIG_KEYS = {
         "agent_name": None, "model": {}, "actor_optimizer": {}, "critic_optimizer": {},
         "discount": 0.99, "td_lambda": 0.95, "steps_per_iter": 32, "iters_per_output": 10,
@@ -56,9 +57,9 @@ class BaseAgent:
         self.device = torch.device(device if device is not None else env.device)  # default: where env tensors live
         self._use_graphs = graphs_enabled(self.device, self.config["cuda_graphs"])
         self._actor_step = self._critic_step = None  # MinibatchSteps, made on first use
-        model_cfg = self._sub_config("model", MODEL_KEYS)
+        self.model_config = self._sub_config("model", self.MODEL_KEYS)
         self.model = ActorCritic(env.obs_dim, env.act_dim, normalizer_samples=self.config["normalizer_samples"],
-                                 **model_cfg).to(self.device)
+                                 **{k: self.model_config[k] for k in MODEL_KEYS}).to(self.device)
         self.actor_optimizer = self._make_optimizer("actor_optimizer", self.model.actor_parameters())
         self.critic_optimizer = self._make_optimizer("critic_optimizer", self.model.critic_parameters())
         low, high = env.action_bounds()
@@ -150,8 +151,8 @@ class BaseAgent:
         log.log("train_episode_length", train["mean_episode_length"])
         log.log("test_return", test["mean_return"])
         log.log("test_episode_length", test["mean_episode_length"])
-        if "tracking_error_m" in test:
-            log.log("tracking_error_m", test["tracking_error_m"])
+        for name in test["metrics"]:
+            log.log(name, test[name])
         for k, v in losses.items():
             log.log(k, v)
         if out_model_file:  # before the log row: a run killed in between never logs an unsaved iteration
@@ -184,14 +185,23 @@ class BaseAgent:
                             ("terminated", (done == DoneFlags.FAIL) | (done == DoneFlags.SUCC)),
                             ("truncated", done == DoneFlags.TIME)):
                 buf.add(name, v)
+            self._record_step(buf, info)
             buf.advance()
             episodes.add(done, info)
             obs = next_obs
         self.env.check_errors()  # masked (GPU) stepping flags errors on the device: raise them now
+        self._finish_rollout(buf)
+        return buf, obs
+
+    def _record_step(self, buf, info):
+        """Subclasses store what else they need of a step's info in buf (e.g. AMP: disc_obs)."""
+
+    def _finish_rollout(self, buf):
+        """After the rollout: TD(lambda) returns and advantages of buf["reward"] [T, N] (a subclass may
+        replace the env's reward there first, e.g. AMP adds its style reward)."""
         adv, ret = compute_gae(buf["reward"], buf["value"], buf["next_value"], buf["terminated"],
                                buf["truncated"], self.config["discount"], self.config["td_lambda"])
         buf.fields["advantage"], buf.fields["return"] = adv, ret
-        return buf, obs
 
     def _update(self, buf):
         """Fit actor and critic to the buffer; returns {loss name: value} for the log."""
@@ -213,12 +223,9 @@ class BaseAgent:
             self._critic_step = MinibatchStep(critic_loss, self.critic_optimizer, self.model.critic_parameters(),
                                               self._use_graphs)
         self.model.train()
-        total, count = torch.zeros((), device=self.device), 0
-        for _ in range(self.config["critic_epochs"]):
-            for idx in self._minibatches(batch["obs"].shape[0], self.config["critic_batch_size"]):
-                loss, _ = self._critic_step(_gather(batch, idx))
-                total, count = total + loss, count + 1
-        return float(total) / max(count, 1)  # one host round trip
+        means = self._run_epochs(self._critic_step, batch, self.config["critic_epochs"],
+                                 self.config["critic_batch_size"])
+        return float(means["loss"])  # one host round trip
 
     def _actor_update(self, batch, objective):
         """actor_epochs of minibatch steps on objective(logp [M], minibatch) -> (loss, {stat: tensor}),
@@ -236,15 +243,23 @@ class BaseAgent:
             self._actor_step = MinibatchStep(actor_loss, self.actor_optimizer, self.model.actor_parameters(),
                                              self._use_graphs)
         self.model.train()
+        means = self._run_epochs(self._actor_step, batch, self.config["actor_epochs"], self.config["actor_batch_size"])
+        means.pop("loss")  # the objective plus the penalties; its parts are in the stats
+        values = torch.stack(list(means.values())).tolist() if means else []  # one host round trip
+        return dict(zip(means, values))
+
+    def _run_epochs(self, step, batch, epochs, batch_envs):
+        """`epochs` passes of step (a MinibatchStep) over shuffled minibatches of batch {name: [S, ...]}
+        -> {"loss" and each stat: its mean over the minibatches, a tensor}. Summed on the device: no host
+        round trip per minibatch."""
         totals, count = {}, 0
-        for _ in range(self.config["actor_epochs"]):
-            for idx in self._minibatches(batch["obs"].shape[0], self.config["actor_batch_size"]):
-                _, stats = self._actor_step(_gather(batch, idx))
-                for k, v in stats.items():  # summed as tensors: no host round trip per minibatch
+        for _ in range(epochs):
+            for idx in self._minibatches(next(iter(batch.values())).shape[0], batch_envs):
+                loss, stats = step(_gather(batch, idx))
+                for k, v in dict(stats, loss=loss).items():  # the step overwrites its outputs: add, don't keep
                     totals[k] = totals[k] + v.float() if k in totals else v.float().clone()
                 count += 1
-        means = (torch.stack(list(totals.values())) / max(count, 1)).tolist() if totals else []  # one round trip
-        return dict(zip(totals, means))
+        return {k: v / max(count, 1) for k, v in totals.items()}
 
     def _action_penalties(self, dist):
         """Bound penalty keeps mu inside the action range; entropy and L2 regularizers by weight."""
@@ -261,24 +276,28 @@ class BaseAgent:
     # ---------------- testing ----------------
     @torch.no_grad()
     def test(self, num_episodes):
-        """Deterministic episodes until num_episodes finish -> summary dict."""
+        """Deterministic episodes until num_episodes finish -> summary dict: the episode means of
+        EpisodeStats.summary, and the mean over the test steps of each of the env's test metrics
+        (e.g. tracking_error_m), whose names are listed under "metrics"."""
         self.model.eval()
         obs, _ = self.env.reset()
         episodes = EpisodeStats(self.device)
-        err_sum = torch.zeros((), device=self.device)
-        err_count = 0
+        metrics = MetricMeans(self.device)
         while episodes.count() < num_episodes:  # one host round trip per step
             action, _ = self.model.act(obs, deterministic=True)
             obs, _, done, info = self.env.step(action)
-            if "tracking_error_m" in info:
-                err_sum += info["tracking_error_m"].sum()
-                err_count += int(info["tracking_error_m"].numel())
+            metrics.add(self._step_metrics(info))
             episodes.add(done, info)
         self.env.check_errors()
         out = episodes.summary(self.env.dt)
-        if err_count:
-            out["tracking_error_m"] = float(err_sum) / err_count
+        out.update(metrics.means())
+        out["metrics"] = list(metrics.means())
         return out
+
+    def _step_metrics(self, info):
+        """{name: (values [N], valid [N] bool or None)} of one test step: the env's test metrics, whose
+        values it puts in info (and, where only some steps count, a mask in info[name + "_valid"])."""
+        return {name: (info[name], info.get(name + "_valid")) for name in self.env.test_metrics}
 
     # ---------------- checkpoints ----------------
     def save(self, path):
@@ -288,6 +307,7 @@ class BaseAgent:
                  "sample_count": self.sample_count, "wall_time": self.wall_time,
                  "agent_name": self.config["agent_name"], "obs_dim": self.env.obs_dim,
                  "act_dim": self.env.act_dim, "char_file": getattr(self.env, "char_file", None)}
+        state.update(self._extra_state())
         tmp = str(path) + ".tmp"
         torch.save(state, tmp)
         os.replace(tmp, path)  # a run killed mid-save keeps the previous checkpoint
@@ -303,7 +323,7 @@ class BaseAgent:
                  "sample_count": self.sample_count, "wall_time": self.wall_time,
                  "agent_name": self.config["agent_name"], "obs_dim": self.env.obs_dim,
                  "act_dim": self.env.act_dim, "char_file": getattr(self.env, "char_file", None),
-                 "model_config": self.config.get("model")}
+                 "model_config": self.model_config}
         os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)
         torch.save(state, str(path))
 
@@ -340,6 +360,15 @@ class BaseAgent:
             self.iteration = int(state["iteration"])
             self.sample_count = int(state["sample_count"])
             self.wall_time = float(state.get("wall_time", 0.0))
+        if not state.get("actor_only"):
+            self._load_extra_state(path, state, weights_only)
+
+    def _extra_state(self):
+        """{key: value} a subclass adds to full checkpoints (e.g. AMP: the discriminator)."""
+        return {}
+
+    def _load_extra_state(self, path, state, weights_only):
+        """Restores what _extra_state saved, from a full checkpoint's state dict."""
 
 
 class EpisodeStats:
@@ -363,6 +392,28 @@ class EpisodeStats:
         nan = float("nan")
         return {"mean_return": ret / n if n else nan, "mean_episode_length": length * dt / n if n else nan,
                 "full_episode_frac": full / max(n, 1), "episodes": int(n)}
+
+
+class MetricMeans:
+    """Running means of per-step metrics, summed on the device: {name: (values [N], valid [N] or None)}."""
+
+    def __init__(self, device):
+        self.device = device
+        self.sums = {}  # name -> [2] (sum, count)
+
+    def add(self, values):
+        for name, (v, valid) in values.items():
+            v = v.float()
+            w = torch.ones_like(v) if valid is None else valid.float()
+            s = torch.stack([(v * w).sum(), w.sum()])
+            self.sums[name] = self.sums[name] + s if name in self.sums else s
+
+    def means(self):
+        """{name: mean over the valid steps} (NaN where none was valid); one host round trip."""
+        if not self.sums:
+            return {}
+        sums = torch.stack(list(self.sums.values())).tolist()
+        return {name: (s / c if c else float("nan")) for name, (s, c) in zip(self.sums, sums)}
 
 
 def _gather(batch, idx):

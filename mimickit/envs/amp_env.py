@@ -1,0 +1,146 @@
+"""AMPEnv (Peng et al. 2021): the character, a motion dataset, and what AMP's discriminator looks at.
+
+There is no clip to track and no tracking reward (the reward is the task's; the agent adds the style
+reward). From MotionEnv it takes reference state initialization (each episode starts in the state of a
+random clip at a random time) and, from CharEnv, early termination when a body other than the
+contact bodies touches the ground. An episode runs on past the end of its clip.
+
+Discriminator observation (``info["disc_obs"]`` after every step, [N, disc_obs_dim]): the window of
+the last S = ``num_disc_obs_steps`` character states at the control rate, oldest first, each expressed
+relative to the newest state's root (positions from its root position, directions turned by its
+heading, the yaw), so the window looks the same wherever the character is and whichever way it faces:
+
+    root position relative to the newest root (x, y) and the root height (z)     3
+    root rotation, tan-norm                                                       6
+    root linear and angular velocity                                              3 + 3
+    joint rotations (local, tan-norm), per movable joint                          6 J
+    joint velocities (motion layout: 3-DoF joints' angular velocity, hinge rates) num_dofs
+    key-body positions relative to that state's own root                          3 K
+
+The dataset's windows come from ``sample_disc_obs_demo(n)``: a clip by weight, a time uniform over
+it, and the S frames at that time and the S - 1 control steps before it, through the same function.
+A reset fills the window with the reference frames before the start, so the first steps of an
+episode look like the dataset up to the start.
+"""
+import torch
+
+from mimickit.engines.engine import ConfigError
+from mimickit.envs.motion_env import MotionEnv
+from mimickit.util import rotations as rot
+from mimickit.util.indexing import take
+
+
+class AMPEnv(MotionEnv):
+    CONFIG_KEYS = dict(MotionEnv.CONFIG_KEYS, **{
+        "key_bodies": ["head", "right_hand", "left_hand", "right_foot", "left_foot"],
+        "num_disc_obs_steps": 10,  # states per discriminator window (the newest included)
+    })
+
+    def __init__(self, config, engine_config_file, num_envs, device="cpu", visualize=False,
+                 path="<env config>"):
+        super().__init__(config, engine_config_file, num_envs, device, visualize, path)
+        steps = self.config["num_disc_obs_steps"]
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
+            raise ConfigError("%s: num_disc_obs_steps is %r; expected an integer >= 2 (a window of states)"
+                              % (path, steps))
+        self.num_disc_obs_steps = steps
+        # a reset also looks up the steps before the start (column 0 is the start): the first window
+        self._reset_offsets = -self.dt * torch.arange(steps, dtype=torch.float32, device=self.device)  # [S]
+        self._layout = (len(self._joint_body_ids), self.char_model.num_dofs, len(self._key_ids))
+        self._window = torch.zeros(self.num_envs, steps, disc_frame_size(*self._layout), device=self.device)
+        self._disc_obs = torch.zeros(self.num_envs, self.disc_obs_dim, device=self.device)  # [N, S * F]
+
+    @property
+    def disc_obs_dim(self):
+        return self.num_disc_obs_steps * disc_obs_frame_dim(*self._layout)
+
+    # ---------------- the window ----------------
+    def _sim_disc_frame(self):
+        """The simulated characters' current state as window rows [N, frame_size]."""
+        e, km = self.engine, self.char_model
+        dof_pos = e.get_dof_pos()
+        joint_rot = take(km.dof_to_local_rot(km.sim_to_dof(dof_pos)), 1, self._joint_body_ids)  # [N, J, 4]
+        dof_vel = km.sim_vel_to_dof_vel(dof_pos, e.get_dof_vel())  # [N, num_dofs]
+        return disc_frame(e.get_root_pos(), e.get_root_rot(), e.get_root_vel(), e.get_root_ang_vel(), joint_rot,
+                          dof_vel, take(e.get_body_pos(), 1, self._key_ids))
+
+    def _window_rows(self, frames):
+        """A MotionFrame [K, S] (with_body not needed) -> window rows [K, S, frame_size], in its order."""
+        body_pos, _ = self.char_model.forward_kinematics(frames.root_pos, frames.root_rot, frames.dof)
+        return disc_frame(frames.root_pos, frames.root_rot, frames.root_vel, frames.root_ang_vel,
+                          take(frames.joint_rot, 2, self._joint_body_ids), frames.dof_vel,
+                          take(body_pos, 2, self._key_ids))
+
+    def _ref_disc_frames(self, frames):
+        """A MotionFrame [K, S] looked up at times t, t - dt, ... -> window rows [K, S, frame_size], oldest first."""
+        return self._window_rows(frames).flip(1)
+
+    def disc_obs_from_frames(self, frames):
+        """Discriminator observations [K, disc_obs_dim] of any motion: frames, a MotionFrame [K, S] of S
+        states one control step apart, oldest first (e.g. a lookup of some other MotionLib)."""
+        return compute_disc_obs(self._window_rows(frames), *self._layout)
+
+    def _on_reset(self, env_ids, frames):
+        self._window[env_ids] = self._ref_disc_frames(frames)
+
+    def _on_reset_where(self, mask, frames):
+        self._window = torch.where(mask[:, None, None], self._ref_disc_frames(frames), self._window)
+
+    def _update_state(self):
+        super()._update_state()
+        self._window = torch.cat([self._window[:, 1:], self._sim_disc_frame().unsqueeze(1)], dim=1)
+        self._disc_obs = compute_disc_obs(self._window, *self._layout)  # the state this step reached
+
+    def get_disc_obs(self):
+        """[N, disc_obs_dim] of the current windows (what the last step reported, for envs not reset since)."""
+        return compute_disc_obs(self._window, *self._layout)
+
+    def step(self, action):
+        obs, reward, done, info = super().step(action)
+        info["disc_obs"] = self._disc_obs  # before any reset, like terminal_obs
+        return obs, reward, done, info
+
+    # ---------------- the dataset's windows ----------------
+    def sample_disc_obs_demo(self, n, return_times=False):
+        """n windows of the dataset -> disc obs [n, disc_obs_dim]; with return_times also the clip ids [n]
+        and the times [n, S] (oldest first) of their frames."""
+        ids = self.motion_lib.sample_motions(n)
+        t = self.motion_lib.sample_time(ids)
+        times = t.unsqueeze(-1) + self._reset_offsets  # [n, S]: t, t - dt, ...
+        frames = self.motion_lib.calc_motion_frame(ids.unsqueeze(-1), times, with_body=False)
+        obs = compute_disc_obs(self._ref_disc_frames(frames), *self._layout)
+        return (obs, ids, times.flip(1)) if return_times else obs
+
+
+def disc_frame_size(num_joints, num_dofs, num_keys):
+    """Floats per raw window row: root pos 3, rot 4, vel 3, ang vel 3, joints 6 J, DoF velocities, keys 3 K."""
+    return 13 + 6 * num_joints + num_dofs + 3 * num_keys
+
+
+def disc_obs_frame_dim(num_joints, num_dofs, num_keys):
+    """Discriminator observation floats per state (module docstring)."""
+    return 15 + 6 * num_joints + num_dofs + 3 * num_keys
+
+
+def disc_frame(root_pos, root_rot, root_vel, root_ang_vel, joint_rot, dof_vel, key_pos):
+    """One character state as a raw window row [..., frame_size], world frame: root_pos, root_vel,
+    root_ang_vel [..., 3], root_rot [..., 4] xyzw, joint_rot [..., J, 4] local rotations of the movable
+    joints, dof_vel [..., num_dofs] (motion layout), key_pos [..., K, 3] world key-body positions."""
+    joints = rot.quat_to_tan_norm(joint_rot).flatten(-2)  # [..., 6 J]
+    keys = (key_pos - root_pos.unsqueeze(-2)).flatten(-2)  # [..., 3 K]
+    return torch.cat([root_pos, root_rot, root_vel, root_ang_vel, joints, dof_vel, keys], dim=-1)
+
+
+def compute_disc_obs(window, num_joints, num_dofs, num_keys):
+    """window [..., S, frame_size] of raw rows (disc_frame), oldest first -> disc obs [..., S * F]:
+    every row relative to the newest row's root (module docstring)."""
+    sizes = [3, 4, 3, 3, 6 * num_joints, num_dofs, 3 * num_keys]
+    root_pos, root_rot, root_vel, root_ang_vel, joints, dof_vel, keys = torch.split(window, sizes, dim=-1)
+    heading_inv = rot.heading_quat_inv(root_rot[..., -1:, :])  # [..., 1, 4] of the newest root
+    rel_pos = rot.quat_rotate(heading_inv, root_pos - root_pos[..., -1:, :])
+    rel_pos = torch.cat([rel_pos[..., :2], root_pos[..., 2:3]], dim=-1)  # x, y relative; the height as is
+    local_rot = rot.quat_to_tan_norm(rot.quat_mul(heading_inv, root_rot))
+    vels = rot.quat_rotate(heading_inv.unsqueeze(-2), torch.stack([root_vel, root_ang_vel], dim=-2))  # [..., S, 2, 3]
+    keys = rot.quat_rotate(heading_inv.unsqueeze(-2), keys.unflatten(-1, (num_keys, 3)))  # [..., S, K, 3]
+    obs = torch.cat([rel_pos, local_rot, vels.flatten(-2), joints, dof_vel, keys.flatten(-2)], dim=-1)
+    return obs.flatten(-2)
