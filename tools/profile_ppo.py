@@ -1,9 +1,11 @@
-"""Where a PPO iteration spends its time on the GPU: ``python tools/profile_ppo.py [--num_envs 4096]``.
+"""Where a PPO iteration spends its time on the GPU: ``python tools/profile_ppo.py [--num_envs 4096] [--amp]``.
 
 Prints milliseconds per iteration for the rollout and the update (each timed with the device
 synchronized), the host time of one env step against the device time of its kernels (a step whose
 host time is larger waits for Python, not for the GPU), and the torch.profiler tables of one
 iteration: the ops that cost the most host time and the kernels that cost the most device time.
+With ``--amp`` the agent is AMP on the steering env (the GPU bench's AMP row), and the update is
+split further: PPO's part, drawing the dataset's discriminator windows, and the discriminator's update.
 """
 import argparse
 import os
@@ -13,7 +15,7 @@ import time
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from mimickit.bench_gpu import AGENT_CFG, _sync, build_bench_env  # noqa: E402
+from mimickit.bench_gpu import AGENT_CFG, AMP_AGENT_CFG, AMP_ENV_CFG, ENGINE_CFG, _sync, build_bench_env  # noqa: E402
 from mimickit.learning.agent_builder import build_agent  # noqa: E402
 from mimickit.learning.base_agent import EpisodeStats  # noqa: E402
 
@@ -35,6 +37,19 @@ def iteration_split(agent, obs, iters):
         _, ms = timed(lambda: agent._update(buf), agent.device)
         upd += ms
     return obs, roll / iters, upd / iters
+
+
+def amp_update_split(agent, obs, iters):
+    """AMP: -> (next obs, {part: ms}) for PPO's update, the dataset windows and the discriminator's update."""
+    from mimickit.learning.ppo_agent import PPOAgent
+    steps, parts = agent.config["steps_per_iter"], {"ppo_update": 0.0, "demo_windows": 0.0, "disc_update": 0.0}
+    for _ in range(iters):
+        buf, obs = agent._rollout(obs, steps, EpisodeStats(agent.device))
+        fake = buf.flat("disc_obs")
+        parts["ppo_update"] += timed(lambda: PPOAgent._update(agent, buf), agent.device)[1] / iters
+        parts["demo_windows"] += timed(lambda: agent.env.sample_disc_obs_demo(fake.shape[0]), agent.device)[1] / iters
+        parts["disc_update"] += timed(lambda: agent._disc_update(fake), agent.device)[1] / iters
+    return obs, parts
 
 
 def host_vs_device_step(env, steps=20):
@@ -76,17 +91,26 @@ def main():
     p.add_argument("--iters", type=int, default=3)
     p.add_argument("--rows", type=int, default=25)
     p.add_argument("--no_tables", action="store_true")
+    p.add_argument("--amp", action="store_true", help="AMP on the steering env instead of PPO on DeepMimic")
     args = p.parse_args()
     if torch.device(args.device).type != "cuda" or not torch.cuda.is_available():
         raise SystemExit("profile_ppo.py profiles the GPU engine: it needs a CUDA device (got %s)" % args.device)
-    env = build_bench_env(args.num_envs, args.device)
-    agent = build_agent(AGENT_CFG, env, env.device)
+    if args.amp:
+        from mimickit.envs.env_builder import build_env
+        torch.backends.cuda.matmul.allow_tf32 = True  # as build_bench_env: before the step compiles
+        env = build_env(AMP_ENV_CFG, ENGINE_CFG, args.num_envs, args.device)
+    else:
+        env = build_bench_env(args.num_envs, args.device)
+    agent = build_agent(AMP_AGENT_CFG if args.amp else AGENT_CFG, env, env.device)
     obs, _ = env.reset()
     obs, roll, upd = iteration_split(agent, obs, 1)  # compiles
     obs, roll, upd = iteration_split(agent, obs, args.iters)
     samples = agent.config["steps_per_iter"] * env.num_envs
-    print("envs=%d rollout_ms=%.1f update_ms=%.1f ppo_samples_per_s=%.0f"
+    print("envs=%d rollout_ms=%.1f update_ms=%.1f samples_per_s=%.0f"
           % (env.num_envs, roll, upd, samples / (roll + upd) * 1e3), flush=True)
+    if args.amp:
+        obs, parts = amp_update_split(agent, obs, args.iters)
+        print("amp update: " + " ".join("%s_ms=%.1f" % kv for kv in parts.items()), flush=True)
     host, device = host_vs_device_step(env)
     print("env step: host_ms=%.2f device_ms=%.2f" % (host, device), flush=True)
     if not args.no_tables:

@@ -116,7 +116,8 @@ class AMPAgent(PPOAgent):
         c, objective = self.config, self.config["disc_objective"]
         x_real = self.disc.obs_norm.normalize(mb["real"]).requires_grad_(True)
         x_fake = self.disc.obs_norm.normalize(torch.cat([mb["fake"], mb["replay"]]))
-        d_real, d_fake = self.disc(x_real), self.disc(x_fake)
+        d = self.disc(torch.cat([x_real, x_fake]))  # one pass over all 3M windows: fewer, larger matrix products
+        d_real, d_fake = d[:x_real.shape[0]], d[x_real.shape[0]:]
         loss = disc_loss(objective, d_real, d_fake)
         penalty = gradient_penalty(d_real, x_real)
         logit_reg = self.disc.logit_weights().pow(2).sum()
