@@ -282,7 +282,7 @@ class BaseAgent:
         self.model.eval()
         obs, _ = self.env.reset()
         episodes = EpisodeStats(self.device)
-        metrics = MetricMeans(self.device)
+        metrics = MetricMeans()
         while episodes.count() < num_episodes:  # one host round trip per step
             action, _ = self.model.act(obs, deterministic=True)
             obs, _, done, info = self.env.step(action)
@@ -290,8 +290,8 @@ class BaseAgent:
             episodes.add(done, info)
         self.env.check_errors()
         out = episodes.summary(self.env.dt)
-        out.update(metrics.means())
-        out["metrics"] = list(metrics.means())
+        means = metrics.means()
+        out.update(means, metrics=list(means))
         return out
 
     def _step_metrics(self, info):
@@ -397,8 +397,7 @@ class EpisodeStats:
 class MetricMeans:
     """Running means of per-step metrics, summed on the device: {name: (values [N], valid [N] or None)}."""
 
-    def __init__(self, device):
-        self.device = device
+    def __init__(self):
         self.sums = {}  # name -> [2] (sum, count)
 
     def add(self, values):
