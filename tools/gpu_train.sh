@@ -9,19 +9,18 @@
 #                                                               ($OUT takes files of 16 MB at most, 8 a call)
 #   CKPT_DIR=ckpt CLIPS=run bash tools/gpu_train.sh start       on a fresh machine: resume from those parts,
 #                                                               carried back in ckpt/ (run_model.pt.part*)
-# A run resumes from its own checkpoint when started again on the same machine. The runs use a
-# snapshot of the source taken at start, so later calls (which re-send the working tree) leave them be.
+# A run resumes from its own checkpoint when started again on the same machine. Each run uses its own
+# snapshot of the source, taken when it starts, so later calls (which re-send the working tree) and
+# later starts of other runs leave it be.
 set -u
 mode=${1:?start or collect}
 clips=${CLIPS:-"walk run spinkick"}
 root=${TRAIN_ROOT:-/tmp/train}
 mkdir -p "$root"
-if [ "$mode" = start ]; then
-  rm -rf "$root/src" && mkdir -p "$root/src"
-  cp -r mimickit args data "$root/src/"
-fi
 for c in $clips; do
   if [ "$mode" = start ]; then
+    src="$root/src_$c"
+    rm -rf "$src" && mkdir -p "$src" && cp -r mimickit args data "$src/"
     resume=""
     parts=$(ls "${CKPT_DIR:-ckpt}/${c}_model.pt.part"* 2>/dev/null)
     if [ -f "$root/$c/model.pt" ]; then
@@ -34,7 +33,7 @@ for c in $clips; do
     fi
     argfile="args/${c}_gpu_args.txt"
     [ -f "$argfile" ] || argfile="args/deepmimic_humanoid_${c}_ppo_gpu_args.txt"
-    (cd "$root/src" && setsid nohup python3 mimickit/run.py --arg_file "$argfile" \
+    (cd "$src" && setsid nohup python3 mimickit/run.py --arg_file "$argfile" \
       --out_dir "$root/$c" --max_samples "${MAX_SAMPLES:-100000000000}" $resume \
       > "$root/$c.out" 2>&1 < /dev/null &)
     echo "started $c $resume"
