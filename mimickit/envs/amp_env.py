@@ -89,7 +89,7 @@ class AMPEnv(MotionEnv):
     def _update_state(self):
         super()._update_state()
         self._window = torch.cat([self._window[:, 1:], self._sim_disc_frame().unsqueeze(1)], dim=1)
-        self._disc_obs = compute_disc_obs(self._window, *self._layout)  # the state this step reached
+        self._disc_obs = self.get_disc_obs()  # the window this step reached, kept through the resets
 
     def get_disc_obs(self):
         """[N, disc_obs_dim] of the current windows (what the last step reported, for envs not reset since)."""

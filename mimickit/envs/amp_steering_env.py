@@ -68,7 +68,7 @@ class AMPSteeringEnv(AMPEnv):
         """Command env_ids (all when None) to move towards world yaw `heading` (rad; 0 is +x, pi/2 +y) at
         `speed` m/s (scalars or [K] tensors). With hold, no random command replaces it until
         release_command (resets included)."""
-        ids = self._all_ids() if env_ids is None else torch.as_tensor(env_ids, dtype=torch.long, device=self.device)
+        ids = self._ids(env_ids)
         self._tar_heading[ids] = torch.as_tensor(heading, dtype=torch.float32, device=self.device)
         self._tar_speed[ids] = torch.as_tensor(speed, dtype=torch.float32, device=self.device)
         self._cmd_age[ids] = 0.0
@@ -76,7 +76,7 @@ class AMPSteeringEnv(AMPEnv):
 
     def release_command(self, env_ids=None):
         """Back to random commands, the next one drawn at the next step."""
-        ids = self._all_ids() if env_ids is None else torch.as_tensor(env_ids, dtype=torch.long, device=self.device)
+        ids = self._ids(env_ids)
         self._held[ids] = False
         self._cmd_left[ids] = 0.0
 

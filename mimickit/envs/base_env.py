@@ -190,8 +190,7 @@ class BaseEnv:
     # ---------------- API ----------------
     def reset(self, env_ids=None):
         """Resets env_ids [K] (all when None) -> (obs [N, obs_dim] of every env, info)."""
-        ids = self._all_ids() if env_ids is None else torch.as_tensor(env_ids, dtype=torch.long,
-                                                                       device=self.device)
+        ids = self._ids(env_ids)
         self._reset_counters_and_envs(ids)
         return self._compute_obs(), {"reset_ids": ids}
 
@@ -367,6 +366,10 @@ class BaseEnv:
 
     def _all_ids(self):
         return torch.arange(self.num_envs, dtype=torch.long, device=self.device)
+
+    def _ids(self, env_ids):
+        """env_ids (a list or tensor; None: every env) -> a long tensor [K] on the env's device."""
+        return self._all_ids() if env_ids is None else torch.as_tensor(env_ids, dtype=torch.long, device=self.device)
 
 
 def _compile_or_eager(fn):
