@@ -203,6 +203,8 @@ def test_masked_stepping_gives_the_same_disc_obs_as_stepping_by_ids():
 def tiny_amp_config(tmp_path, source=AMP_AGENT, **extra):
     cfg = yaml.safe_load(open(source))
     cfg["model"].update(actor_net="fc_1layers_32units", critic_net="fc_1layers_32units", disc_net="fc_1layers_32units")
+    if "enc_net" in cfg["model"]:  # ASE's encoder
+        cfg["model"]["enc_net"] = "fc_1layers_32units"
     cfg.update(steps_per_iter=8, iters_per_output=2, test_episodes=2, disc_buffer_size=64, disc_replay_samples=8)
     cfg.update(extra)
     path = tmp_path / "amp_agent.yaml"
@@ -296,3 +298,25 @@ def test_graphed_discriminator_steps_match_eager_ones(tmp_path):
         assert stats[True][0][k] == pytest.approx(stats[False][0][k], rel=1e-3, abs=1e-5), k
     for p, q in zip(stats[False][1], stats[True][1]):
         assert torch.allclose(p, q, atol=1e-4)
+
+
+def test_bf16_discriminator_steps_follow_the_fp32_ones(tmp_path):
+    """disc_bf16 only changes the precision of D's matrix products: its loss, penalty and update stay
+    close to fp32's, and its parameters stay fp32."""
+    results = {}
+    for bf16 in (False, True):
+        torch.manual_seed(7)
+        env = amp_env(4)
+        agent = build_agent(tiny_amp_config(tmp_path, disc_bf16=bf16), env)
+        g = torch.Generator().manual_seed(1)
+        fake = torch.randn(64, env.disc_obs_dim, generator=g)
+        env.sample_disc_obs_demo = lambda n: torch.randn(n, env.disc_obs_dim, generator=g) + 0.5
+        stats = [agent._disc_update(fake) for _ in range(3)]
+        results[bf16] = (stats, [p.detach().clone() for p in agent.disc.parameters()])
+        assert all(p.dtype == torch.float32 for p in agent.disc.parameters())
+        env.close()
+    for s32, s16 in zip(results[False][0], results[True][0]):
+        for k in ("disc_loss", "disc_grad_penalty", "disc_real_d", "disc_fake_d"):
+            assert s16[k].item() == pytest.approx(s32[k].item(), rel=0.05, abs=1e-3), k
+    moved = [(q - p).abs().max() for p, q in zip(results[False][1], results[True][1])]
+    assert 0 < max(moved) < 1e-3  # the flag does change the arithmetic, by a few Adam steps of 1e-4 at most

@@ -25,6 +25,7 @@ episode look like the dataset up to the start.
 import torch
 
 from mimickit.engines.engine import ConfigError
+from mimickit.envs.base_env import _compile_or_eager
 from mimickit.envs.motion_env import MotionEnv
 from mimickit.util import rotations as rot
 from mimickit.util.indexing import take
@@ -49,6 +50,9 @@ class AMPEnv(MotionEnv):
         self._layout = (len(self._joint_body_ids), self.char_model.num_dofs, len(self._key_ids))
         self._window = torch.zeros(self.num_envs, steps, disc_frame_size(*self._layout), device=self.device)
         self._disc_obs = torch.zeros(self.num_envs, self.disc_obs_dim, device=self.device)  # [N, S * F]
+        # AMP draws as many dataset windows per iteration as it collects samples (S frames each, with
+        # forward kinematics): on the GPU one compiled function instead of hundreds of small kernels
+        self._demo_obs_fn = _compile_or_eager(self._demo_obs) if self.compile_step else self._demo_obs
 
     @property
     def disc_obs_dim(self):
@@ -106,10 +110,14 @@ class AMPEnv(MotionEnv):
         and the times [n, S] (oldest first) of their frames."""
         ids = self.motion_lib.sample_motions(n)
         t = self.motion_lib.sample_time(ids)
+        obs = self._demo_obs_fn(ids, t)
+        return (obs, ids, (t.unsqueeze(-1) + self._reset_offsets).flip(1)) if return_times else obs
+
+    def _demo_obs(self, ids, t):
+        """Clip ids [n], times [n] -> disc obs [n, disc_obs_dim] of the windows ending at those times."""
         times = t.unsqueeze(-1) + self._reset_offsets  # [n, S]: t, t - dt, ...
         frames = self.motion_lib.calc_motion_frame(ids.unsqueeze(-1), times, with_body=False)
-        obs = compute_disc_obs(self._ref_disc_frames(frames), *self._layout)
-        return (obs, ids, times.flip(1)) if return_times else obs
+        return compute_disc_obs(self._ref_disc_frames(frames), *self._layout)
 
 
 def disc_frame_size(num_joints, num_dofs, num_keys):

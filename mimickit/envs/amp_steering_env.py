@@ -99,9 +99,7 @@ class AMPSteeringEnv(AMPEnv):
 
     def _on_reset(self, env_ids, frames):
         super()._on_reset(env_ids, frames)
-        mask = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
-        mask[env_ids] = True
-        self._new_commands_where(mask)
+        self._new_commands_where(self._mask(env_ids))
 
     def _on_reset_where(self, mask, frames):
         super()._on_reset_where(mask, frames)

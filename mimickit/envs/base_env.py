@@ -139,6 +139,7 @@ class BaseEnv:
         self._bad_action = torch.zeros(n, dtype=torch.bool, device=self.device)  # [N] flags since the last check
         self._steps_since_check = 0
         self._recorder = None  # an EpisodeRecorder (envs/recorder.py), told about every reset and step
+        self.mode = "train"  # or "test": agents switch it around their test episodes (set_mode)
         self._masked_before_recording = None
 
     @classmethod
@@ -301,6 +302,13 @@ class BaseEnv:
         """[N, act_dim] action that does nothing in particular (zeros; subclasses refine it)."""
         return torch.zeros(self.num_envs, self.act_dim, device=self.device)
 
+    def set_mode(self, mode):
+        """"train" or "test": what the agent is doing with the env (e.g. ASE keeps one latent per test
+        episode). Episodes in progress go on; the mode applies from the next step."""
+        if mode not in ("train", "test"):
+            raise ValueError("env mode must be 'train' or 'test'; got %r" % (mode,))
+        self.mode = mode
+
     def get_obs(self):
         """Observation [N, obs_dim] of the current state, without stepping."""
         return self._compute_obs()
@@ -367,13 +375,20 @@ class BaseEnv:
     def _all_ids(self):
         return torch.arange(self.num_envs, dtype=torch.long, device=self.device)
 
+    def _mask(self, env_ids):
+        """env_ids [K] -> a bool mask [N], true at those envs."""
+        mask = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
+        mask[env_ids] = True
+        return mask
+
     def _ids(self, env_ids):
         """env_ids (a list or tensor; None: every env) -> a long tensor [K] on the env's device."""
         return self._all_ids() if env_ids is None else torch.as_tensor(env_ids, dtype=torch.long, device=self.device)
 
 
 def _compile_or_eager(fn):
-    """torch.compile(fn), falling back to fn itself (with a warning) if compiling fails on first use."""
+    """torch.compile(fn), falling back to fn itself (with a warning) if compiling fails on first use.
+    Each new shape of fn's tensor arguments compiles once more (dynamic=False)."""
     options = {}
     if hasattr(torch._inductor.config.triton, "coalesce_tiling_analysis"):
         # torch 2.11's tiling analysis asserts on the gathers of this step (ModularIndexing); skip it
@@ -381,10 +396,10 @@ def _compile_or_eager(fn):
     compiled = torch.compile(fn, dynamic=False, options=options)
     state = {"fn": None}
 
-    def call():
+    def call(*args):
         if state["fn"] is None:
             try:
-                out = compiled()
+                out = compiled(*args)
                 state["fn"] = compiled
                 return out
             except Exception as e:  # noqa: BLE001 -- no compiler, an unsupported op: run eagerly
@@ -392,7 +407,7 @@ def _compile_or_eager(fn):
                 warnings.warn("torch.compile of %s failed (%s: %s); stepping without it"
                               % (getattr(fn, "__name__", fn), type(e).__name__, str(e).splitlines()[0][:200]))
                 state["fn"] = fn
-        return state["fn"]()
+        return state["fn"](*args)
     return call
 
 

@@ -28,4 +28,7 @@ def build_agent(config_file, env, device=None, model_file=None):
     if name == "AMP":
         from mimickit.learning.amp_agent import AMPAgent
         return AMPAgent(config, env, device, path=config_file)
-    raise ConfigError("%s: agent_name '%s' is unknown; expected PPO, AWR or AMP" % (config_file, name))
+    if name == "ASE":
+        from mimickit.learning.ase_agent import ASEAgent
+        return ASEAgent(config, env, device, path=config_file)
+    raise ConfigError("%s: agent_name '%s' is unknown; expected PPO, AWR, AMP or ASE" % (config_file, name))

@@ -14,7 +14,8 @@ tell from the dataset's. One training iteration:
      regularizers are in ``discriminator.py``.
 
 D's update is a MinibatchStep like PPO's: replayed as a CUDA graph on the GPU, the gradient penalty's
-double backward included.
+double backward included. With ``disc_bf16`` its matrix products run in bfloat16 (torch.autocast;
+about 1.3x faster steps on an H200 than TF32), while the parameters, Adam and the loss stay fp32.
 
 Episode returns in the log (train_return, test_return) are sums of the env's task reward; the style
 reward is logged per step as style_reward_mean (training) and test_style_reward (test episodes).
@@ -43,6 +44,7 @@ class AMPAgent(PPOAgent):
         "disc_logit_reg": 0.01,
         "disc_weight_decay": 1e-4,
         "disc_reward_scale": 2.0,
+        "disc_bf16": False,  # D's minibatch steps in bfloat16 autocast (parameters, Adam and the loss stay fp32)
         "task_reward_weight": 0.0,
         "disc_reward_weight": 1.0,
     })
@@ -59,10 +61,14 @@ class AMPAgent(PPOAgent):
                 raise ConfigError("%s: %s is %r; expected at least 1" % (path, key, c[key]))
         self.disc = Discriminator(env.disc_obs_dim, self.model_config["disc_net"], self.model_config["activation"],
                                   normalizer_samples=c["normalizer_samples"]).to(self.device)
-        self.disc_optimizer = self._make_optimizer("disc_optimizer", self.disc.parameters())
+        self.disc_optimizer = self._make_optimizer("disc_optimizer", self._disc_params())
         self.replay = ReplayBuffer(c["disc_buffer_size"], env.disc_obs_dim, self.device)
         self._disc_step = None  # MinibatchStep, made on first use
         self._disc_trained = False  # whether D's style reward means anything (trained here, or loaded)
+
+    def _disc_params(self):
+        """The parameters D's minibatch steps train (ASE adds its encoder's)."""
+        return list(self.disc.parameters())
 
     # ---------------- rewards ----------------
     @torch.no_grad()
@@ -75,25 +81,39 @@ class AMPAgent(PPOAgent):
     def _record_step(self, buf, info):
         buf.add("disc_obs", info["disc_obs"])
 
-    def _finish_rollout(self, buf):
+    def _style_reward_of(self, buf):
+        """[T, N] what disc_reward_weight multiplies: the style reward of the rollout's windows."""
         T, N = buf["reward"].shape
         style = self.style_reward(buf.flat("disc_obs")).view(T, N)
+        buf.fields["style_reward"] = style
+        return style
+
+    def _finish_rollout(self, buf):
         c = self.config
-        buf.fields["task_reward"], buf.fields["style_reward"] = buf["reward"], style
-        buf.fields["reward"] = c["task_reward_weight"] * buf["reward"] + c["disc_reward_weight"] * style
+        buf.fields["task_reward"] = buf["reward"]
+        buf.fields["reward"] = c["task_reward_weight"] * buf["reward"] + c["disc_reward_weight"] * self._style_reward_of(buf)
         super()._finish_rollout(buf)
 
     # ---------------- update ----------------
     def _update(self, buf):
         stats = super()._update(buf)  # PPO on the combined reward
-        disc_stats = self._disc_update(buf.flat("disc_obs"))
-        disc_stats.update(task_reward_mean=buf["task_reward"].mean(), style_reward_mean=buf["style_reward"].mean())
+        disc_stats = self._disc_update(buf.flat("disc_obs"), self._disc_extras(buf))
+        disc_stats.update(self._rollout_means(buf))
         values = torch.stack([v.float() for v in disc_stats.values()]).tolist()  # one host round trip
         stats.update(zip(disc_stats, values))
         return stats
 
-    def _disc_update(self, fake):
-        """fake [S, F]: the rollout's disc observations. -> {stat: tensor} averaged over D's minibatches."""
+    def _rollout_means(self, buf):
+        """{stat: tensor} of the rollout for the log."""
+        return {"task_reward_mean": buf["task_reward"].mean(), "style_reward_mean": buf["style_reward"].mean()}
+
+    def _disc_extras(self, buf):
+        """{name: [S, ...]} per-sample inputs that go along with the rollout's windows into D's minibatches."""
+        return {}
+
+    def _disc_update(self, fake, extras=None):
+        """fake [S, F]: the rollout's disc observations; extras: {name: [S, ...]} that go with them.
+        -> {stat: tensor} averaged over D's minibatches."""
         c, n = self.config, fake.shape[0]
         real = self.env.sample_disc_obs_demo(n)  # [S, F]
         self.disc.obs_norm.update(real)
@@ -102,11 +122,11 @@ class AMPAgent(PPOAgent):
         self.replay.push(keep)
         replay = self.replay.sample(n)  # [S, F]
         if self._disc_step is None:
-            self._disc_step = MinibatchStep(self._disc_loss, self.disc_optimizer, list(self.disc.parameters()),
+            self._disc_step = MinibatchStep(self._disc_loss, self.disc_optimizer, self._disc_params(),
                                             self._use_graphs)
         self.disc.train()
-        means = self._run_epochs(self._disc_step, {"real": real, "fake": fake, "replay": replay}, c["disc_epochs"],
-                                 c["disc_batch_size"])
+        batch = dict(extras or {}, real=real, fake=fake, replay=replay)
+        means = self._run_epochs(self._disc_step, batch, c["disc_epochs"], c["disc_batch_size"])
         means.pop("loss")  # L_D plus the regularizers; its parts are in the stats
         self._disc_trained = True
         return means
@@ -116,10 +136,12 @@ class AMPAgent(PPOAgent):
         c, objective = self.config, self.config["disc_objective"]
         x_real = self.disc.obs_norm.normalize(mb["real"]).requires_grad_(True)
         x_fake = self.disc.obs_norm.normalize(torch.cat([mb["fake"], mb["replay"]]))
-        d = self.disc(torch.cat([x_real, x_fake]))  # one pass over all 3M windows: fewer, larger matrix products
-        d_real, d_fake = d[:x_real.shape[0]], d[x_real.shape[0]:]
+        with torch.autocast(self.device.type, torch.bfloat16, enabled=bool(c["disc_bf16"])):
+            # two passes, not one over all 3M windows: the penalty's double backward then runs over the
+            # M real windows only (through a joint pass it would run over all 3M)
+            d_real, d_fake = self.disc(x_real).float(), self.disc(x_fake).float()
+            penalty = gradient_penalty(d_real, x_real)
         loss = disc_loss(objective, d_real, d_fake)
-        penalty = gradient_penalty(d_real, x_real)
         logit_reg = self.disc.logit_weights().pow(2).sum()
         decay = sum(w.pow(2).sum() for w in self.disc.weight_matrices())
         total = loss + c["disc_grad_penalty"] * penalty + c["disc_logit_reg"] * logit_reg \

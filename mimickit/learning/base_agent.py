@@ -238,11 +238,12 @@ class BaseAgent:
                 dist = self.model.dist(mb["obs"])
                 logp = dist.log_prob(mb["action"]).sum(-1)
                 loss, stats = objective(logp, mb)
-                penalty, pen_stats = self._action_penalties(dist)
+                penalty, pen_stats = self._action_penalties(dist, mb)
                 return loss + penalty, dict(stats, actor_loss=loss, **pen_stats)
             self._actor_step = MinibatchStep(actor_loss, self.actor_optimizer, self.model.actor_parameters(),
                                              self._use_graphs)
         self.model.train()
+        batch = dict(batch, **self._actor_batch_extras(batch))
         means = self._run_epochs(self._actor_step, batch, self.config["actor_epochs"], self.config["actor_batch_size"])
         means.pop("loss")  # the objective plus the penalties; its parts are in the stats
         values = torch.stack(list(means.values())).tolist() if means else []  # one host round trip
@@ -261,8 +262,13 @@ class BaseAgent:
                 count += 1
         return {k: v / max(count, 1) for k, v in totals.items()}
 
-    def _action_penalties(self, dist):
-        """Bound penalty keeps mu inside the action range; entropy and L2 regularizers by weight."""
+    def _actor_batch_extras(self, batch):
+        """{name: [S, ...]} a subclass adds to the actor's batch (per-sample inputs of its penalties)."""
+        return {}
+
+    def _action_penalties(self, dist, mb):
+        """Bound penalty keeps mu inside the action range; entropy and L2 regularizers by weight.
+        dist: the policy on the minibatch mb; subclasses may add terms (e.g. ASE's diversity)."""
         mean = dist.mean
         bound = ((mean - self.action_high).clamp_min(0).pow(2)
                  + (self.action_low - mean).clamp_min(0).pow(2)).sum(-1).mean()
@@ -280,15 +286,19 @@ class BaseAgent:
         EpisodeStats.summary, and the mean over the test steps of each of the env's test metrics
         (e.g. tracking_error_m), whose names are listed under "metrics"."""
         self.model.eval()
-        obs, _ = self.env.reset()
-        episodes = EpisodeStats(self.device)
-        metrics = MetricMeans()
-        while episodes.count() < num_episodes:  # one host round trip per step
-            action, _ = self.model.act(obs, deterministic=True)
-            obs, _, done, info = self.env.step(action)
-            metrics.add(self._step_metrics(info))
-            episodes.add(done, info)
-        self.env.check_errors()
+        self.env.set_mode("test")
+        try:
+            obs, _ = self.env.reset()
+            episodes = EpisodeStats(self.device)
+            metrics = MetricMeans()
+            while episodes.count() < num_episodes:  # one host round trip per step
+                action, _ = self.model.act(obs, deterministic=True)
+                obs, _, done, info = self.env.step(action)
+                metrics.add(self._step_metrics(info))
+                episodes.add(done, info)
+            self.env.check_errors()
+        finally:
+            self.env.set_mode("train")
         out = episodes.summary(self.env.dt)
         means = metrics.means()
         out.update(means, metrics=list(means))

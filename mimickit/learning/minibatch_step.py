@@ -30,7 +30,8 @@ class MinibatchStep:
     WARMUP_STEPS = 3  # eager steps (on a side stream) before capturing, as CUDA graph capture needs
 
     def __init__(self, loss_fn, optimizer, params, use_graph):
-        self.loss_fn, self.optimizer, self.params = loss_fn, optimizer, list(params)
+        self.loss_fn, self.optimizer = loss_fn, optimizer
+        self.params = [p for p in params if p.requires_grad]
         self.use_graph = use_graph
         self._warm = 0
         self._graph = self._static_in = self._static_out = None
@@ -55,7 +56,7 @@ class MinibatchStep:
     def _eager(self, batch):
         loss, stats = self.loss_fn(batch)
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        loss.backward(inputs=self.params)  # only the parameters' gradients (not, e.g., a penalized input's)
         if self.optimizer.grad_clip:
             torch.nn.utils.clip_grad_norm_(self.params, self.optimizer.grad_clip)
         self.optimizer.step()

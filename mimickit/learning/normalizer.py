@@ -19,6 +19,19 @@ class Normalizer(nn.Module):
         # the count mirrored on the host, so update() never waits for the GPU; re-read after loading
         self._host_count = None
         self.register_load_state_dict_post_hook(lambda module, keys: setattr(module, "_host_count", None))
+        # entries passed through unchanged (keep_as_is); not saved: the owner sets it when it builds
+        self.register_buffer("_kept", torch.zeros(shape, dtype=torch.bool), persistent=False)
+
+    def keep_as_is(self, index):
+        """Leave the entries at index (e.g. a slice of the observation) unnormalized: mean 0, std 1.
+        They are still clipped to +-clip."""
+        self._kept[index] = True
+        self._pin_kept()
+
+    @torch.no_grad()
+    def _pin_kept(self):
+        self.mean.masked_fill_(self._kept, 0.0)
+        self.var.masked_fill_(self._kept, 1.0 - self.eps)  # sqrt(var + eps) = 1 exactly
 
     def _count(self):
         if self._host_count is None:
@@ -48,6 +61,7 @@ class Normalizer(nn.Module):
         self.var.copy_(self.var * (count / total) + b_var * w + delta ** 2 * (count * n / total ** 2))
         self.count += n
         self._host_count = total
+        self._pin_kept()
 
     def normalize(self, x):
         std = torch.sqrt(self.var + self.eps)

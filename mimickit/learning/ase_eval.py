@@ -1,0 +1,178 @@
+"""Rollouts of an ASE policy under chosen latents, and how different its skills are.
+
+    python -m mimickit.learning.ase_eval --model_file data/models/ase_humanoid_upright.pt \\
+        [--num_latents 16 --runs 3 --seconds 5 --figure paths.png]
+
+Diversity: ``num_latents`` random latents, each run ``runs`` times for ``seconds`` from the same standing
+start (the character's initial pose, at rest) with the stochastic policy, on the CPU engine. The
+distance between two runs a and b is
+
+    mean over time of |p_a(t) - p_b(t)|  (m: the root's ground-plane position relative to the start, in the
+                                          start's heading frame)
+  + mean over time and movable joints of the angle between the two joint rotations (rad)
+
+and the figure is the mean distance between runs of *different* latents over the mean distance between
+runs of the *same* latent: how much more the latent decides than the policy's own noise. The
+notebook 06 uses the same rollouts to play and plot latents.
+"""
+import argparse
+import itertools
+import os
+import sys
+from collections import namedtuple
+
+import torch
+
+from mimickit.util import rotations as rot
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ENV_CFG = os.path.join(REPO_ROOT, "data", "envs", "ase_humanoid_env.yaml")
+AGENT_CFG = os.path.join(REPO_ROOT, "data", "agents", "ase_humanoid_agent.yaml")
+ENGINE_CFG = os.path.join(REPO_ROOT, "data", "engines", "mujoco_engine.yaml")
+
+# [T + 1, N, ...] of every env, the start included: root_pos [3], root_rot [4] xyzw, joint_rot [J, 4] local
+# rotations of the movable joints, frames [6 + num_dofs] (MimicKit motion frames, for playback)
+LatentRollout = namedtuple("LatentRollout", "root_pos root_rot joint_rot frames dt")
+
+
+def build_latent_env(num_envs, seconds, env_config=ENV_CFG, engine_config=ENGINE_CFG, device="cpu"):
+    """An ASE env for rollouts of `seconds`: no early termination and no time limit inside them, so each
+    env runs one uninterrupted episode."""
+    from mimickit.envs.env_builder import build_env
+    return build_env(env_config, engine_config, num_envs, device,
+                     overrides={"enable_early_termination": False, "episode_length": float(seconds) + 1.0})
+
+
+def load_player(model_file, env, agent_config=AGENT_CFG):
+    """The ASE agent of a (shipped, actor-only) model on env."""
+    from mimickit.learning.agent_builder import build_agent
+    agent = build_agent(agent_config, env, model_file=model_file)
+    agent.load(model_file, weights_only=True)
+    return agent
+
+
+def standing_start(env):
+    """Reset every env, then put each character in its initial pose at rest (the same start for all);
+    -> obs [N, obs_dim]."""
+    env.reset()
+    ids = torch.arange(env.num_envs, device=env.device)
+    env.set_char_state(ids, *env._initial_state(env.num_envs))
+    return env.get_obs()
+
+
+def rollout_latents(agent, latents, seconds, stochastic=False, start="standing"):
+    """Run the envs of agent.env for `seconds` with latents [N, latent_dim] held (one per env) -> LatentRollout.
+    start: "standing" (standing_start) or "dataset" (the env's reset: a random dataset frame)."""
+    env = agent.env
+    env.set_latent(None, latents)
+    obs = standing_start(env) if start == "standing" else env.reset()[0]
+    agent.model.eval()
+    km, ids = env.char_model, [j.body_id for j in env.char_model.movable_joints]
+    out = {"root_pos": [], "root_rot": [], "joint_rot": [], "frames": []}
+
+    def record():
+        e = env.engine
+        out["root_pos"].append(e.get_root_pos().clone())
+        out["root_rot"].append(e.get_root_rot().clone())
+        out["joint_rot"].append(km.dof_to_local_rot(km.sim_to_dof(e.get_dof_pos()))[:, ids])
+        out["frames"].append(env.motion_frames())
+
+    record()
+    with torch.no_grad():
+        for _ in range(int(round(seconds / env.dt))):
+            action, _ = agent.model.act(obs, deterministic=not stochastic)
+            obs, _, _, _ = env.step(action)
+            record()
+    env.release_latent()
+    return LatentRollout(*[torch.stack(out[k]) for k in ("root_pos", "root_rot", "joint_rot", "frames")], env.dt)
+
+
+def ground_path(r):
+    """[T + 1, N, 2]: each env's root over the ground relative to its start, in the start's heading frame."""
+    heading_inv = rot.heading_quat_inv(r.root_rot[0])  # [N, 4]
+    rel = r.root_pos - r.root_pos[0]
+    return rot.quat_rotate(heading_inv.expand(rel.shape[0], -1, -1), rel)[..., :2]
+
+
+def quat_angle(a, b):
+    """Angle (rad) of the rotation between unit quaternions a and b [..., 4]."""
+    return 2.0 * torch.acos((a * b).sum(-1).abs().clamp(max=1.0))
+
+
+def run_distances(r):
+    """-> [N, N] the run distance (module docstring) between every two envs of a rollout."""
+    path = ground_path(r)  # [T + 1, N, 2]
+    pos = (path.unsqueeze(2) - path.unsqueeze(1)).norm(dim=-1).mean(0)  # [N, N]
+    jr = r.joint_rot  # [T + 1, N, J, 4]
+    ang = quat_angle(jr.unsqueeze(2), jr.unsqueeze(1)).mean(dim=(0, 3))  # [N, N]
+    return pos + ang
+
+
+def diversity(agent, num_latents=16, runs=3, seconds=5.0, seed=0):
+    """num_latents random latents, each run `runs` times (the envs of agent.env: num_latents * runs of them)
+    -> {same, different, ratio, rollout, latent_of_env}."""
+    from mimickit.envs.ase_env import sample_unit_latents
+    env = agent.env
+    if env.num_envs != num_latents * runs:
+        raise ValueError("diversity: the env needs num_latents * runs = %d envs; it has %d"
+                         % (num_latents * runs, env.num_envs))
+    torch.manual_seed(seed)
+    z = sample_unit_latents(num_latents, env.latent_dim, env.device)
+    latent_of_env = torch.arange(num_latents).repeat_interleave(runs)  # [N]: envs k*runs .. k*runs+runs-1
+    r = rollout_latents(agent, z[latent_of_env.to(env.device)], seconds, stochastic=True)
+    dist = run_distances(r).cpu()
+    same, different = [], []
+    for i, j in itertools.combinations(range(env.num_envs), 2):
+        (same if latent_of_env[i] == latent_of_env[j] else different).append(float(dist[i, j]))
+    s, d = sum(same) / len(same), sum(different) / len(different)
+    return {"same": s, "different": d, "ratio": d / s if s > 0 else float("inf"), "rollout": r,
+            "latent_of_env": latent_of_env}
+
+
+def plot_paths(result, runs, path=None, ax=None):
+    """The root paths of a diversity() result, one colour per latent."""
+    import matplotlib.pyplot as plt
+    xy = ground_path(result["rollout"]).cpu()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 6))
+    cmap = plt.get_cmap("tab20")
+    for env_id, k in enumerate(result["latent_of_env"].tolist()):
+        ax.plot(xy[:, env_id, 0], xy[:, env_id, 1], color=cmap(k % 20), lw=1.2,
+                label="latent %d" % k if env_id % runs == 0 else None)
+    ax.plot([0], [0], "ko", ms=5)
+    ax.set(xlabel="forward (m)", ylabel="left (m)", aspect="equal",
+           title="root paths: %d latents x %d runs (same colour: same latent)" % (len(set(result["latent_of_env"].tolist())), runs))
+    ax.legend(fontsize=6, ncol=2, loc="best")
+    if path:
+        ax.figure.savefig(path, dpi=120, bbox_inches="tight")
+    return ax
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--model_file", required=True)
+    p.add_argument("--agent_config", default=AGENT_CFG)
+    p.add_argument("--env_config", default=ENV_CFG)
+    p.add_argument("--engine_config", default=ENGINE_CFG)
+    p.add_argument("--num_latents", type=int, default=16)
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--seconds", type=float, default=5.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--figure", default=None, help="save the root paths here (PNG)")
+    args = p.parse_args(argv)
+    env = build_latent_env(args.num_latents * args.runs, args.seconds, args.env_config, args.engine_config)
+    agent = load_player(args.model_file, env, args.agent_config)
+    result = diversity(agent, args.num_latents, args.runs, args.seconds, args.seed)
+    print("latents=%d runs=%d seconds=%g same_latent_dist=%.3f different_latent_dist=%.3f ratio=%.2f"
+          % (args.num_latents, args.runs, args.seconds, result["same"], result["different"], result["ratio"]))
+    if args.figure:
+        import matplotlib
+        matplotlib.use("Agg")
+        plot_paths(result, args.runs, args.figure)
+        print("figure:", args.figure)
+    env.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

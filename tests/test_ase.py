@@ -1,0 +1,325 @@
+"""ASE: latents in the env, the encoder's reward and loss, the diversity objective, and the agent end to end."""
+import math
+import os
+
+import pytest
+import torch
+
+from mimickit.engines.engine import ConfigError
+from mimickit.envs.ase_env import sample_unit_latents
+from mimickit.envs.env_builder import build_env
+from mimickit.learning import encoder as E
+from mimickit.learning.agent_builder import build_agent
+from mimickit.learning.base_agent import CheckpointError, EpisodeStats
+from mimickit.learning.normalizer import Normalizer
+
+from conftest import REPO_ROOT
+from test_amp import tiny_amp_config
+
+ASE_ENV = os.path.join(REPO_ROOT, "data", "envs", "ase_humanoid_env.yaml")
+ENGINE = os.path.join(REPO_ROOT, "data", "engines", "mujoco_engine.yaml")
+ASE_AGENT = os.path.join(REPO_ROOT, "data", "agents", "ase_humanoid_agent.yaml")
+LOCOMOTION = os.path.join(REPO_ROOT, "data", "datasets", "dataset_humanoid_locomotion.yaml")
+
+
+def ase_env(num_envs=4, **overrides):
+    overrides.setdefault("motion_file", LOCOMOTION)  # two clips: quick to load
+    return build_env(ASE_ENV, ENGINE, num_envs, overrides=overrides)
+
+
+def tiny_ase_config(tmp_path, **extra):
+    return tiny_amp_config(tmp_path, source=ASE_AGENT, **extra)
+
+
+def unit_norms(z):
+    return z.norm(dim=-1)
+
+
+# ---------------------------------------------------------------- the math
+def test_sampled_latents_are_unit_vectors_spread_over_the_sphere():
+    z = sample_unit_latents(4000, 8, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(unit_norms(z), torch.ones(4000), atol=1e-5)
+    assert z.mean(0).abs().max() < 0.03  # no preferred direction
+    assert torch.allclose(z.pow(2).mean(0), torch.full((8,), 1 / 8), atol=0.01)  # isotropic
+
+
+def test_encoder_output_is_unit_length_and_its_loss_and_reward_follow_the_formula():
+    torch.manual_seed(1)
+    enc = E.LatentEncoder(6, 3, "fc_1layers_16units")
+    mu = enc(torch.randn(5, 6))
+    assert torch.allclose(unit_norms(mu), torch.ones(5), atol=1e-6)
+    z = torch.tensor([[1.0, 0, 0], [0, 1.0, 0], [0, 0, 1.0], [0.6, 0.8, 0], [-1.0, 0, 0]])
+    m = torch.tensor([[1.0, 0, 0], [1.0, 0, 0], [0, 0.6, 0.8], [0.6, 0.8, 0], [1.0, 0, 0]])
+    assert torch.allclose(E.latent_match(z, m), torch.tensor([1.0, 0.0, 0.8, 1.0, -1.0]))
+    assert E.encoder_loss(z, m).item() == pytest.approx(-(1.0 + 0 + 0.8 + 1.0 - 1.0) / 5)
+
+
+def test_diversity_loss_matches_a_hand_computation():
+    mean_a = torch.tensor([[0.0, 0.0], [1.0, 1.0]])
+    mean_b = torch.tensor([[0.2, 0.0], [1.0, 0.0]])
+    z_a = torch.tensor([[1.0, 0.0], [1.0, 0.0]])
+    z_b = torch.tensor([[0.0, 1.0], [-1.0, 0.0]])
+    loss, bonus = E.diversity_loss(mean_a, mean_b, z_a, z_b, target=1.0)
+    # sample 0: d_a = (0.04 + 0) / 2 = 0.02, d_z = 0.5 - 0.5 * 0 = 0.5 -> 0.02 / 0.50001
+    # sample 1: d_a = (0 + 1) / 2 = 0.5,   d_z = 0.5 + 0.5 = 1.0     -> 0.5 / 1.00001
+    b0, b1 = 0.02 / 0.50001, 0.5 / 1.00001
+    assert bonus.item() == pytest.approx((b0 + b1) / 2, rel=1e-5)
+    assert loss.item() == pytest.approx(((1 - b0) ** 2 + (1 - b1) ** 2) / 2, rel=1e-5)
+
+
+def test_normalizer_leaves_kept_entries_as_they_are():
+    norm = Normalizer(5)
+    norm.keep_as_is(slice(3, 5))
+    x = torch.randn(1000, 5) * 4 + 3
+    norm.update(x)
+    out = norm.normalize(x)
+    assert torch.allclose(out[:, 3:], x[:, 3:].clamp(-5, 5), atol=1e-6)
+    assert out[:, :3].mean(0).abs().max() < 0.05  # the others are normalized
+
+
+# ---------------------------------------------------------------- the env
+def test_latents_stay_on_the_sphere_through_resets_and_resampling():
+    torch.manual_seed(2)
+    env = ase_env(6, latent_steps_min=1, latent_steps_max=1)  # a new latent every step
+    obs, _ = env.reset()
+    assert obs.shape == (6, env.obs_dim) and torch.equal(obs[:, env.latent_obs_slice], env.get_latents())
+    prev = env.get_latents()
+    for _ in range(5):
+        obs, _, done, _ = env.step(env.neutral_action())
+        z = env.get_latents()
+        assert torch.allclose(unit_norms(z), torch.ones(6), atol=1e-5)
+        assert (z - prev).abs().amax(-1).min() > 1e-3  # every env drew a new one
+        assert torch.equal(obs[:, env.latent_obs_slice], z)
+        prev = z
+    env.close()
+
+
+def test_latents_last_between_latent_steps_min_and_max():
+    torch.manual_seed(3)
+    env = ase_env(8, latent_steps_min=3, latent_steps_max=5, episode_length=100.0, enable_early_termination=False)
+    env.reset()
+    prev, last_change, spans = env.get_latents(), torch.zeros(8, dtype=torch.long), []
+    for t in range(1, 40):
+        env.step(env.neutral_action())
+        z = env.get_latents()
+        for i in ((z - prev).abs().amax(-1) > 0).nonzero().flatten().tolist():
+            if last_change[i] > 0:
+                spans.append(t - int(last_change[i]))
+            last_change[i] = t
+        prev = z
+    assert spans and min(spans) >= 3 and max(spans) <= 5 and len(set(spans)) > 1
+    env.close()
+
+
+def test_set_latent_changes_the_policy_input_of_exactly_the_chosen_envs():
+    torch.manual_seed(4)
+    env = ase_env(5, latent_steps_min=1, latent_steps_max=1)
+    env.reset()
+    before = env.get_obs()
+    z = torch.randn(2, env.latent_dim)
+    env.set_latent([1, 3], z)
+    after = env.get_obs()
+    s = env.latent_obs_slice
+    assert torch.equal(after[[0, 2, 4]], before[[0, 2, 4]])
+    assert torch.equal(after[[1, 3], :s.start], before[[1, 3], :s.start])
+    assert torch.allclose(after[[1, 3], s], z / z.norm(dim=-1, keepdim=True))
+    # held through steps (the others resample every step) and through resets, until released
+    for _ in range(3):
+        obs, _, _, _ = env.step(env.neutral_action())
+    assert torch.allclose(obs[[1, 3], s], z / z.norm(dim=-1, keepdim=True))
+    env.reset([1])
+    assert torch.allclose(env.get_latents()[1], z[0] / z[0].norm())
+    env.release_latent([1, 3])
+    obs, _, _, _ = env.step(env.neutral_action())
+    assert not torch.allclose(obs[1, s], z[0] / z[0].norm())
+    with pytest.raises(ValueError, match=r"\[latent_dim\] = \[64\] or \[len\(env_ids\), latent_dim\] = \[2, 64\]"):
+        env.set_latent([0, 1], torch.ones(3))
+    with pytest.raises(ValueError, match="non-zero"):
+        env.set_latent([0], torch.zeros(64))
+    env.close()
+
+
+def test_test_mode_keeps_one_latent_per_episode_unless_configured():
+    torch.manual_seed(5)
+    for resample in (False, True):
+        env = ase_env(4, latent_steps_min=1, latent_steps_max=1, test_latent_steps=resample,
+                      enable_early_termination=False)
+        env.set_mode("test")
+        env.reset()
+        start = env.get_latents()
+        for _ in range(4):
+            env.step(env.neutral_action())
+        assert torch.equal(env.get_latents(), start) != resample
+        env.set_mode("train")
+        env.close()
+
+
+def test_latent_config_errors_name_the_key():
+    with pytest.raises(ConfigError, match="latent_steps_min \\(9\\) is larger than latent_steps_max \\(3\\)"):
+        ase_env(1, latent_steps_min=9, latent_steps_max=3)
+    with pytest.raises(ConfigError, match="latent_dim is 0; expected a positive integer"):
+        ase_env(1, latent_dim=0)
+
+
+# ---------------------------------------------------------------- the agent
+def test_rewards_add_the_encoder_reward_to_the_style_reward(tmp_path):
+    torch.manual_seed(6)
+    env = ase_env(4)
+    agent = build_agent(tiny_ase_config(tmp_path, task_reward_weight=0.0, disc_reward_weight=0.7,
+                                        enc_reward_scale=0.3), env)
+    buf, _ = agent._rollout(env.reset()[0], 8, EpisodeStats("cpu"))
+    disc_obs, z = buf.flat("disc_obs"), buf.flat("obs")[:, env.latent_obs_slice]
+    mu = agent.encoder(agent.disc.obs_norm.normalize(disc_obs))
+    enc = 0.3 * (z * mu).sum(-1)
+    assert torch.allclose(agent.encoder_reward(disc_obs, z), enc, atol=1e-6)
+    style = agent.style_reward(disc_obs)
+    assert torch.allclose(buf["reward"].flatten(), 0.7 * (style + enc), atol=1e-5)
+    env.close()
+
+
+def test_the_encoder_learns_to_recover_latents(tmp_path):
+    """On fixed windows labelled with fixed latents, the encoder's update raises z . mu."""
+    torch.manual_seed(7)
+    env = ase_env(4)
+    agent = build_agent(tiny_ase_config(tmp_path, disc_optimizer={"type": "Adam", "learning_rate": 3e-3}), env)
+    fake = env.sample_disc_obs_demo(64)
+    z = sample_unit_latents(64, env.latent_dim)
+    agent.disc.obs_norm.update(fake)
+    first = None
+    for _ in range(60):
+        stats = agent._disc_update(fake, {"latent": z})
+        first = stats["enc_loss"].item() if first is None else first
+    assert stats["enc_loss"].item() < first - 0.3
+    env.close()
+
+
+def test_train_logs_every_loss_saves_resumes_and_plays(tmp_path):
+    torch.manual_seed(8)
+    env = ase_env(4)
+    cfg = tiny_ase_config(tmp_path, enc_grad_penalty=0.1, enc_weight_decay=1e-4)
+    agent = build_agent(cfg, env)
+    agent.train(max_samples=64, out_model_file=str(tmp_path / "m.pt"), log_file=str(tmp_path / "log.txt"),
+                progress=False)
+    from mimickit.learning.logger import read_log
+    log = read_log(str(tmp_path / "log.txt"))
+    for col in ("disc_loss", "disc_grad_penalty", "disc_real_acc", "disc_fake_acc", "style_reward_mean",
+                "enc_loss", "enc_grad_penalty", "enc_reward_mean", "diversity_loss", "diversity_bonus",
+                "actor_loss", "critic_loss"):
+        assert col in log and all(math.isfinite(v) for v in log[col]), col
+    resumed = build_agent(cfg, env)
+    resumed.load(str(tmp_path / "m.pt"))
+    for p, q in zip(agent.encoder.parameters(), resumed.encoder.parameters()):
+        assert torch.equal(p, q)
+    # the latent entries of the observation are never normalized, before and after loading
+    s = env.latent_obs_slice
+    for a in (agent, resumed):
+        x = torch.randn(3, env.obs_dim)
+        assert torch.allclose(a.model.obs_norm.normalize(x)[:, s], x[:, s], atol=1e-4)
+    player = build_agent(cfg, env, model_file=str(tmp_path / "m_actor.pt"))
+    player.load(str(tmp_path / "m_actor.pt"), weights_only=True)
+    assert player.test(2)["episodes"] >= 2
+    env.close()
+
+
+def test_ase_needs_latents_and_refuses_an_amp_checkpoint(tmp_path):
+    cfg = tiny_ase_config(tmp_path)
+    amp_env = build_env(os.path.join(REPO_ROOT, "data", "envs", "amp_humanoid_env.yaml"), ENGINE, 2)
+    with pytest.raises(ConfigError, match="ASE needs an env with latents"):
+        build_agent(cfg, amp_env)
+    amp_env.close()
+    env = ase_env(2)
+    agent = build_agent(cfg, env)
+    state_file = tmp_path / "amp_like.pt"
+    agent.save(str(state_file))
+    state = torch.load(str(state_file), weights_only=True)
+    del state["encoder"]
+    torch.save(state, str(state_file))
+    with pytest.raises(CheckpointError, match="no encoder in this checkpoint"):
+        build_agent(cfg, env).load(str(state_file))
+    env.close()
+
+
+# ---------------------------------------------------------------- evaluation
+def test_run_distance_is_ground_path_difference_plus_joint_angle_difference():
+    from mimickit.learning.ase_eval import LatentRollout, run_distances
+    from mimickit.util import rotations as rot
+    T, J = 3, 2
+    root_pos = torch.zeros(T, 3, 3)
+    root_pos[:, 0, 0] = torch.tensor([0.0, 1.0, 2.0])  # env 0 walks 2 m along its heading
+    root_pos[:, 1, 1] = torch.tensor([0.0, 1.0, 2.0])  # env 1 along world y, but it faces +y at the start:
+    root_pos[:, 2] = torch.tensor([5.0, 5.0, 0.9])  # env 2 stands still, elsewhere
+    root_rot = torch.tensor([0.0, 0.0, 0.0, 1.0]).repeat(T, 3, 1)
+    root_rot[:, 1] = rot.axis_angle_to_quat(torch.tensor([0.0, 0.0, 1.0]), torch.tensor(math.pi / 2))
+    joint_rot = torch.tensor([0.0, 0.0, 0.0, 1.0]).repeat(T, 3, J, 1)
+    # env 2's first joint turned by 0.3 rad about x in every frame: mean over 2 joints = 0.15 rad
+    joint_rot[:, 2, 0] = rot.axis_angle_to_quat(torch.tensor([1.0, 0.0, 0.0]), torch.tensor(0.3))
+    d = run_distances(LatentRollout(root_pos, root_rot, joint_rot, None, 1 / 30))
+    assert d[0, 1].item() == pytest.approx(0.0, abs=1e-5)  # the same walk in each one's start frame
+    assert d[0, 2].item() == pytest.approx((0 + 1 + 2) / 3 + 0.15, abs=1e-4)
+    assert torch.allclose(d, d.T) and torch.allclose(d.diagonal(), torch.zeros(3), atol=1e-4)
+
+
+def test_diversity_compares_runs_of_the_same_latent_with_runs_of_different_ones(tmp_path):
+    from mimickit.learning.ase_eval import build_latent_env, diversity
+    torch.manual_seed(9)
+    env = build_latent_env(6, 0.5, ASE_ENV, ENGINE)
+    agent = build_agent(tiny_ase_config(tmp_path), env)
+    # a policy whose action means follow the latent strongly: runs of one latent stay close together
+    with torch.no_grad():
+        w = agent.model.actor_body[0].weight
+        w.zero_()
+        w[:, env.latent_obs_slice] = torch.randn(w.shape[0], env.latent_dim)
+        agent.model.actor_mean.weight.normal_(0.0, 0.05)
+    result = diversity(agent, num_latents=2, runs=3, seconds=0.5)
+    r = result["rollout"]
+    assert r.root_pos.shape == (16, 6, 3) and r.frames.shape[:2] == (16, 6)
+    assert torch.allclose(r.root_pos[0], r.root_pos[0, :1].expand(6, 3))  # one standing start for all
+    assert result["latent_of_env"].tolist() == [0, 0, 0, 1, 1, 1]
+    assert 0 < 2 * result["same"] < result["different"]
+    with pytest.raises(ValueError, match="num_latents \\* runs = 8 envs; it has 6"):
+        diversity(agent, num_latents=4, runs=2)
+    env.close()
+
+
+def test_bounded_cpu_run_of_the_ase_config_logs_every_loss_and_records(tmp_path):
+    import subprocess
+    import sys
+    from mimickit.learning.logger import read_log
+    run = [sys.executable, "mimickit/run.py", "--arg_file", "args/ase_humanoid_upright_args.txt", "--num_envs", "4",
+           "--out_dir", str(tmp_path), "--seed", "0"]
+    proc = subprocess.run(run + ["--max_samples", "512"], cwd=str(REPO_ROOT), capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    log = read_log(str(tmp_path / "log.txt"))
+    for col in ("disc_loss", "disc_real_acc", "disc_fake_acc", "disc_grad_penalty", "style_reward_mean",
+                "enc_loss", "enc_reward_mean", "diversity_loss", "diversity_bonus", "actor_loss", "critic_loss"):
+        assert all(math.isfinite(v) for v in log[col]), col
+    assert log["samples"][-1] == 512
+    rec = tmp_path / "rollouts"
+    test = subprocess.run(run + ["--mode", "test", "--model_file", str(tmp_path / "model_actor.pt"),
+                                 "--test_episodes", "2", "--record_motion", str(rec)],
+                          cwd=str(REPO_ROOT), capture_output=True, text=True, timeout=600)
+    assert test.returncode == 0, test.stderr[-2000:]
+    assert (rec / "dataset.yaml").is_file() and len(list(rec.glob("episode_*.pkl"))) >= 2
+    from mimickit.anim.motion_match import main as match_main
+    assert match_main([str(rec / "dataset.yaml"), LOCOMOTION]) == 0
+
+
+def test_nearest_pose_distance_and_the_leave_one_clip_out_figure():
+    from mimickit.anim.motion_match import match_to_dataset, nearest_pose_distance
+    from mimickit.util import rotations as rot
+    x = torch.tensor([1.0, 0.0, 0.0])
+
+    def pose(*angles):  # one pose of len(angles) joints, each turned about x by its angle (rad)
+        return torch.stack([rot.axis_angle_to_quat(x, torch.tensor(a)) for a in angles]).unsqueeze(0)
+
+    pool = torch.cat([pose(0.0, 0.0), pose(0.4, 0.2)])
+    query = torch.cat([pose(0.1, 0.0), pose(0.4, 0.2), -pose(0.4, 0.2)])  # -q is the same rotation
+    d = nearest_pose_distance(query, pool)
+    assert torch.allclose(d, torch.tensor([math.degrees(0.05), 0.0, 0.0]), atol=1e-2)
+    clips = [torch.cat([pose(0.0, 0.0), pose(0.2, 0.0)]), pose(0.6, 0.0)]
+    out = match_to_dataset([pose(0.2, 0.2)], clips)
+    # recorded: nearest is (0.2, 0) at a mean of 0.1 rad; clip 0 frames to clip 1: 0.3 and 0.2; clip 1 to clip 0: 0.2
+    assert out["recorded_deg"] == pytest.approx(math.degrees(0.1), abs=1e-2)
+    assert out["dataset_deg"] == pytest.approx(math.degrees((0.3 + 0.2 + 0.2) / 3), abs=1e-2)
+    assert out["frames"] == 1
