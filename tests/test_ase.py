@@ -253,7 +253,7 @@ def test_run_distance_is_ground_path_difference_plus_joint_angle_difference():
     joint_rot = torch.tensor([0.0, 0.0, 0.0, 1.0]).repeat(T, 3, J, 1)
     # env 2's first joint turned by 0.3 rad about x in every frame: mean over 2 joints = 0.15 rad
     joint_rot[:, 2, 0] = rot.axis_angle_to_quat(torch.tensor([1.0, 0.0, 0.0]), torch.tensor(0.3))
-    d = run_distances(LatentRollout(root_pos, root_rot, joint_rot, None, 1 / 30))
+    d = run_distances(LatentRollout(root_pos, root_rot, joint_rot, None, None, None, 1 / 30))
     assert d[0, 1].item() == pytest.approx(0.0, abs=1e-5)  # the same walk in each one's start frame
     assert d[0, 2].item() == pytest.approx((0 + 1 + 2) / 3 + 0.15, abs=1e-4)
     assert torch.allclose(d, d.T) and torch.allclose(d.diagonal(), torch.zeros(3), atol=1e-4)
@@ -323,3 +323,39 @@ def test_nearest_pose_distance_and_the_leave_one_clip_out_figure():
     assert out["recorded_deg"] == pytest.approx(math.degrees(0.1), abs=1e-2)
     assert out["dataset_deg"] == pytest.approx(math.degrees((0.3 + 0.2 + 0.2) / 3), abs=1e-2)
     assert out["frames"] == 1
+
+
+def test_great_circle_walks_on_the_sphere_from_one_latent_to_the_other():
+    from mimickit.learning.ase_eval import great_circle
+    a, b = sample_unit_latents(2, 16, generator=torch.Generator().manual_seed(3))
+    assert torch.allclose(great_circle(a, b, 0.0), a, atol=1e-5) and torch.allclose(great_circle(a, b, 1.0), b, atol=1e-5)
+    angle = torch.acos((a * b).sum())
+    for t in (0.25, 0.5, 0.9):
+        z = great_circle(a, b, t)
+        assert z.norm().item() == pytest.approx(1.0, abs=1e-5)
+        assert torch.acos((a * z).sum().clamp(-1, 1)).item() == pytest.approx(t * angle.item(), abs=1e-4)
+    with pytest.raises(ValueError, match="opposite"):
+        great_circle(a, -a, 0.5)
+
+
+def test_masked_stepping_keeps_latents_held_resampled_and_in_the_observation():
+    """The GPU way of stepping (fixed shapes, resets blended in where done), here on the CPU."""
+    torch.manual_seed(10)
+    env = ase_env(6, latent_steps_min=2, latent_steps_max=2, episode_length=0.2)  # resets every 6 steps
+    env.masked_step, env.compile_step = True, False
+    env.reset()
+    z = torch.randn(env.latent_dim)
+    env.set_latent([4], z)
+    prev, resets = env.get_latents(), 0
+    for t in range(13):
+        obs, _, done, _ = env.step(env.neutral_action())
+        latents = env.get_latents()
+        resets += int((done != 0).sum())
+        assert torch.allclose(unit_norms(latents), torch.ones(6), atol=1e-5)
+        assert torch.equal(obs[:, env.latent_obs_slice], latents)
+        assert torch.allclose(latents[4], z / z.norm())  # held through resampling and resets
+        if t % 2 == 1:  # every second step the others draw anew
+            assert ((latents - prev).abs().amax(-1) > 0).sum() == 5
+        prev = latents
+    assert resets > 0
+    env.close()

@@ -17,6 +17,7 @@ notebook 06 uses the same rollouts to play and plot latents.
 """
 import argparse
 import itertools
+import math
 import os
 import sys
 from collections import namedtuple
@@ -31,8 +32,9 @@ AGENT_CFG = os.path.join(REPO_ROOT, "data", "agents", "ase_humanoid_agent.yaml")
 ENGINE_CFG = os.path.join(REPO_ROOT, "data", "engines", "mujoco_engine.yaml")
 
 # [T + 1, N, ...] of every env, the start included: root_pos [3], root_rot [4] xyzw, joint_rot [J, 4] local
-# rotations of the movable joints, frames [6 + num_dofs] (MimicKit motion frames, for playback)
-LatentRollout = namedtuple("LatentRollout", "root_pos root_rot joint_rot frames dt")
+# rotations of the movable joints, frames [6 + num_dofs] (MimicKit motion frames), body_pos [B, 3] and
+# body_rot [B, 4] (world, for playback in a CharViewer)
+LatentRollout = namedtuple("LatentRollout", "root_pos root_rot joint_rot frames body_pos body_rot dt")
 
 
 def build_latent_env(num_envs, seconds, env_config=ENV_CFG, engine_config=ENGINE_CFG, device="cpu"):
@@ -68,7 +70,8 @@ def rollout_latents(agent, latents, seconds, stochastic=False, start="standing")
     obs = standing_start(env) if start == "standing" else env.reset()[0]
     agent.model.eval()
     km, ids = env.char_model, [j.body_id for j in env.char_model.movable_joints]
-    out = {"root_pos": [], "root_rot": [], "joint_rot": [], "frames": []}
+    fields = ("root_pos", "root_rot", "joint_rot", "frames", "body_pos", "body_rot")
+    out = {k: [] for k in fields}
 
     def record():
         e = env.engine
@@ -76,6 +79,8 @@ def rollout_latents(agent, latents, seconds, stochastic=False, start="standing")
         out["root_rot"].append(e.get_root_rot().clone())
         out["joint_rot"].append(km.dof_to_local_rot(km.sim_to_dof(e.get_dof_pos()))[:, ids])
         out["frames"].append(env.motion_frames())
+        out["body_pos"].append(e.get_body_pos().clone())
+        out["body_rot"].append(e.get_body_rot().clone())
 
     record()
     with torch.no_grad():
@@ -84,7 +89,25 @@ def rollout_latents(agent, latents, seconds, stochastic=False, start="standing")
             obs, _, _, _ = env.step(action)
             record()
     env.release_latent()
-    return LatentRollout(*[torch.stack(out[k]) for k in ("root_pos", "root_rot", "joint_rot", "frames")], env.dt)
+    return LatentRollout(*[torch.stack(out[k]) for k in fields], env.dt)
+
+
+def great_circle(a, b, t):
+    """The latent a fraction t in [0, 1] of the way from unit latent a [D] to b [D] along the great circle
+    (spherical interpolation; every point is a unit vector)."""
+    cos = float((a * b).sum().clamp(-1.0, 1.0))
+    angle = torch.acos(torch.tensor(cos))
+    if float(angle) < 1e-6:
+        return a.clone()
+    if float(angle) > math.pi - 1e-4:
+        raise ValueError("great_circle: a and b are opposite; no single great circle joins them")
+    return (torch.sin((1 - t) * angle) * a + torch.sin(t * angle) * b) / torch.sin(angle)
+
+
+def speed_and_height(r):
+    """-> root speed over the ground [T, N] (m/s, between frames) and root height [T + 1, N] (m) of a rollout."""
+    speed = (r.root_pos[1:, :, :2] - r.root_pos[:-1, :, :2]).norm(dim=-1) / r.dt
+    return speed, r.root_pos[..., 2]
 
 
 def ground_path(r):
