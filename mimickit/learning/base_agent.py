@@ -37,6 +37,11 @@ class CheckpointError(ValueError):
     pass
 
 
+def value_loss(values, returns):
+    """The critic's loss 0.5 E[(V(s) - R)^2] of values [B] against TD(lambda) returns [B]."""
+    return 0.5 * (values - returns).pow(2).mean()
+
+
 class BaseAgent:
     MODEL_KEYS = MODEL_KEYS  # the keys of the config's model section; subclasses may add their own networks
     CONFIG_KEYS = {
@@ -219,7 +224,7 @@ class BaseAgent:
         returns the mean loss."""
         if self._critic_step is None:
             def critic_loss(mb):
-                return 0.5 * (self.model.value(mb["obs"]) - mb["return"]).pow(2).mean(), {}
+                return value_loss(self.model.value(mb["obs"]), mb["return"]), {}
             self._critic_step = MinibatchStep(critic_loss, self.critic_optimizer, self.model.critic_parameters(),
                                               self._use_graphs)
         self.model.train()
