@@ -78,3 +78,18 @@ def encoder_reward_reference(z, enc_out, scale):
     """ASE's encoder reward from raw encoder outputs: scale * z . mu, mu = enc_out at unit length."""
     from mimickit.learning.encoder import latent_match
     return scale * latent_match(z, torch.nn.functional.normalize(enc_out, dim=-1))
+
+
+def random_state_rows(g, n, num_joints=12, num_dofs=28, num_keys=4):
+    """Raw state rows (amp_env.disc_frame) [n, frame_size] of random states, and their layout."""
+    from mimickit.envs.amp_env import disc_frame
+
+    def unit(*shape):
+        q = torch.randn(*shape, 4, generator=g)
+        return q / q.norm(dim=-1, keepdim=True)
+
+    root_pos = torch.randn(n, 3, generator=g)
+    rows = disc_frame(root_pos, unit(n), torch.randn(n, 3, generator=g), torch.randn(n, 3, generator=g),
+                      unit(n, num_joints), torch.randn(n, num_dofs, generator=g),
+                      root_pos.unsqueeze(1) + torch.randn(n, num_keys, 3, generator=g))
+    return rows, (num_joints, num_dofs, num_keys)

@@ -11,3 +11,23 @@ if str(REPO_ROOT) not in sys.path:
 @pytest.fixture(scope="session")
 def humanoid_xml():
     return str(REPO_ROOT / "data" / "assets" / "humanoid" / "humanoid.xml")
+
+
+def bounded_cli_run(tmp_path, arg_file, max_samples=512, test_args=()):
+    """Train with `python mimickit/run.py --arg_file arg_file` on 4 envs up to max_samples, then test the
+    actor it saved -> (the training log as {column: [values]}, the test run's stdout). Fails on an error."""
+    import subprocess
+
+    from mimickit.learning.logger import read_log
+    run = [sys.executable, "mimickit/run.py", "--arg_file", arg_file, "--num_envs", "4", "--out_dir", str(tmp_path),
+           "--seed", "0"]
+    proc = subprocess.run(run + ["--max_samples", str(max_samples)], cwd=str(REPO_ROOT), capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    log = read_log(str(tmp_path / "log.txt"))
+    assert log["samples"][-1] == max_samples
+    test = subprocess.run(run + ["--mode", "test", "--model_file", str(tmp_path / "model_actor.pt"),
+                                 "--test_episodes", "2"] + list(test_args), cwd=str(REPO_ROOT), capture_output=True,
+                          text=True, timeout=600)
+    assert test.returncode == 0, test.stderr[-2000:]
+    return log, test.stdout

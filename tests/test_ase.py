@@ -13,7 +13,7 @@ from mimickit.learning.agent_builder import build_agent
 from mimickit.learning.base_agent import CheckpointError, EpisodeStats
 from mimickit.learning.normalizer import Normalizer
 
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, bounded_cli_run
 from test_amp import tiny_amp_config
 
 ASE_ENV = os.path.join(REPO_ROOT, "data", "envs", "ase_humanoid_env.yaml")
@@ -282,24 +282,11 @@ def test_diversity_compares_runs_of_the_same_latent_with_runs_of_different_ones(
 
 
 def test_bounded_cpu_run_of_the_ase_config_logs_every_loss_and_records(tmp_path):
-    import subprocess
-    import sys
-    from mimickit.learning.logger import read_log
-    run = [sys.executable, "mimickit/run.py", "--arg_file", "args/ase_humanoid_upright_args.txt", "--num_envs", "4",
-           "--out_dir", str(tmp_path), "--seed", "0"]
-    proc = subprocess.run(run + ["--max_samples", "512"], cwd=str(REPO_ROOT), capture_output=True, text=True,
-                          timeout=600)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    log = read_log(str(tmp_path / "log.txt"))
+    rec = tmp_path / "rollouts"
+    log, _ = bounded_cli_run(tmp_path, "args/ase_humanoid_upright_args.txt", test_args=["--record_motion", str(rec)])
     for col in ("disc_loss", "disc_real_acc", "disc_fake_acc", "disc_grad_penalty", "style_reward_mean",
                 "enc_loss", "enc_reward_mean", "diversity_loss", "diversity_bonus", "actor_loss", "critic_loss"):
         assert all(math.isfinite(v) for v in log[col]), col
-    assert log["samples"][-1] == 512
-    rec = tmp_path / "rollouts"
-    test = subprocess.run(run + ["--mode", "test", "--model_file", str(tmp_path / "model_actor.pt"),
-                                 "--test_episodes", "2", "--record_motion", str(rec)],
-                          cwd=str(REPO_ROOT), capture_output=True, text=True, timeout=600)
-    assert test.returncode == 0, test.stderr[-2000:]
     assert (rec / "dataset.yaml").is_file() and len(list(rec.glob("episode_*.pkl"))) >= 2
     from mimickit.anim.motion_match import main as match_main
     assert match_main([str(rec / "dataset.yaml"), LOCOMOTION]) == 0

@@ -61,19 +61,11 @@ class AMPEnv(MotionEnv):
     # ---------------- the window ----------------
     def _sim_disc_frame(self):
         """The simulated characters' current state as window rows [N, frame_size]."""
-        e, km = self.engine, self.char_model
-        dof_pos = e.get_dof_pos()
-        joint_rot = take(km.dof_to_local_rot(km.sim_to_dof(dof_pos)), 1, self._joint_body_ids)  # [N, J, 4]
-        dof_vel = km.sim_vel_to_dof_vel(dof_pos, e.get_dof_vel())  # [N, num_dofs]
-        return disc_frame(e.get_root_pos(), e.get_root_rot(), e.get_root_vel(), e.get_root_ang_vel(), joint_rot,
-                          dof_vel, take(e.get_body_pos(), 1, self._key_ids))
+        return sim_disc_frame(self.engine, self.char_model, self._joint_body_ids, self._key_ids)
 
     def _window_rows(self, frames):
         """A MotionFrame [K, S] (with_body not needed) -> window rows [K, S, frame_size], in its order."""
-        body_pos, _ = self.char_model.forward_kinematics(frames.root_pos, frames.root_rot, frames.dof)
-        return disc_frame(frames.root_pos, frames.root_rot, frames.root_vel, frames.root_ang_vel,
-                          take(frames.joint_rot, 2, self._joint_body_ids), frames.dof_vel,
-                          take(body_pos, 2, self._key_ids))
+        return ref_disc_frame(frames, self.char_model, self._joint_body_ids, self._key_ids)
 
     def _ref_disc_frames(self, frames):
         """A MotionFrame [K, S] looked up at times t, t - dt, ... -> window rows [K, S, frame_size], oldest first."""
@@ -118,6 +110,27 @@ class AMPEnv(MotionEnv):
         times = t.unsqueeze(-1) + self._reset_offsets  # [n, S]: t, t - dt, ...
         frames = self.motion_lib.calc_motion_frame(ids.unsqueeze(-1), times, with_body=False)
         return compute_disc_obs(self._ref_disc_frames(frames), *self._layout)
+
+
+def sim_disc_frame(engine, char_model, joint_body_ids, key_ids):
+    """The simulated characters' current state as raw rows [N, frame_size] (disc_frame)."""
+    e, km = engine, char_model
+    dof_pos = e.get_dof_pos()
+    joint_rot = take(km.dof_to_local_rot(km.sim_to_dof(dof_pos)), 1, joint_body_ids)  # [N, J, 4]
+    dof_vel = km.sim_vel_to_dof_vel(dof_pos, e.get_dof_vel())  # [N, num_dofs]
+    return disc_frame(e.get_root_pos(), e.get_root_rot(), e.get_root_vel(), e.get_root_ang_vel(), joint_rot,
+                      dof_vel, take(e.get_body_pos(), 1, key_ids))
+
+
+def ref_disc_frame(frames, char_model, joint_body_ids, key_ids):
+    """A MotionFrame [...] (any batch shape; body poses from forward kinematics unless given) -> raw rows
+    [..., frame_size] (disc_frame)."""
+    body_pos = frames.body_pos
+    if body_pos is None:
+        body_pos, _ = char_model.forward_kinematics(frames.root_pos, frames.root_rot, frames.dof)
+    dims = frames.root_pos.dim() - 1  # batch dims: joint and key-body lists sit right after them
+    return disc_frame(frames.root_pos, frames.root_rot, frames.root_vel, frames.root_ang_vel,
+                      take(frames.joint_rot, dims, joint_body_ids), frames.dof_vel, take(body_pos, dims, key_ids))
 
 
 def disc_frame_size(num_joints, num_dofs, num_keys):

@@ -10,7 +10,8 @@ def env_classes():
     from mimickit.envs.view_motion_env import ViewMotionEnv
     classes = {"char": CharEnv, "view_motion": ViewMotionEnv}
     for name, module, cls in (("deepmimic", "deepmimic_env", "DeepMimicEnv"), ("amp", "amp_env", "AMPEnv"),
-                              ("amp_steering", "amp_steering_env", "AMPSteeringEnv"), ("ase", "ase_env", "ASEEnv")):
+                              ("amp_steering", "amp_steering_env", "AMPSteeringEnv"), ("ase", "ase_env", "ASEEnv"),
+                              ("add", "add_env", "ADDEnv")):
         try:
             mod = importlib.import_module("mimickit.envs." + module)
         except ImportError as e:

@@ -31,4 +31,7 @@ def build_agent(config_file, env, device=None, model_file=None):
     if name == "ASE":
         from mimickit.learning.ase_agent import ASEAgent
         return ASEAgent(config, env, device, path=config_file)
-    raise ConfigError("%s: agent_name '%s' is unknown; expected PPO, AWR, AMP or ASE" % (config_file, name))
+    if name == "ADD":
+        from mimickit.learning.add_agent import ADDAgent
+        return ADDAgent(config, env, device, path=config_file)
+    raise ConfigError("%s: agent_name '%s' is unknown; expected PPO, AWR, AMP, ASE or ADD" % (config_file, name))

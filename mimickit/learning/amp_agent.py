@@ -32,6 +32,7 @@ from mimickit.learning.replay_buffer import ReplayBuffer
 
 
 class AMPAgent(PPOAgent):
+    NORMALIZE_ON_REAL = True  # D's normalizer learns from the dataset's windows as well as the policy's
     MODEL_KEYS = dict(PPOAgent.MODEL_KEYS, disc_net="fc_2layers_1024units")
     CONFIG_KEYS = dict(PPOAgent.CONFIG_KEYS, **{
         "disc_optimizer": {},
@@ -116,7 +117,8 @@ class AMPAgent(PPOAgent):
         -> {stat: tensor} averaged over D's minibatches."""
         c, n = self.config, fake.shape[0]
         real = self.env.sample_disc_obs_demo(n)  # [S, F]
-        self.disc.obs_norm.update(real)
+        if self.NORMALIZE_ON_REAL:
+            self.disc.obs_norm.update(real)
         self.disc.obs_norm.update(fake)
         keep = fake if not self.replay.full else fake[torch.randperm(n, device=self.device)[:c["disc_replay_samples"]]]
         self.replay.push(keep)

@@ -1,0 +1,135 @@
+"""ADD: the differential observation, zero positives, a reward that falls as tracking gets worse, and a
+bounded CPU run."""
+import math
+import os
+import re
+
+import pytest
+import torch
+
+from mimickit.engines.engine import ConfigError
+from mimickit.envs.char_env import dof_vel_to_sim
+from mimickit.envs.env_builder import build_env
+from mimickit.learning.agent_builder import build_agent
+from mimickit.util import rotations as rot
+
+from conftest import REPO_ROOT, bounded_cli_run
+from test_amp import tiny_amp_config
+
+ADD_ENV = os.path.join(REPO_ROOT, "data", "envs", "add_humanoid_env.yaml")
+ENGINE = os.path.join(REPO_ROOT, "data", "engines", "mujoco_engine.yaml")
+ADD_AGENT = os.path.join(REPO_ROOT, "data", "agents", "add_humanoid_agent.yaml")
+
+
+def add_env(num_envs=2, **overrides):
+    return build_env(ADD_ENV, ENGINE, num_envs, overrides=overrides)
+
+
+def put_on_reference(env, root_shift=None, dof_shift=None):
+    """Write the reference's current state into the simulator (optionally shifted) -> the reference frame."""
+    ref = env.ref_frame()
+    km = env.char_model
+    dof = ref.dof.clone() if dof_shift is None else ref.dof + dof_shift
+    dof_pos = km.dof_to_sim(dof)
+    root_pos = ref.root_pos if root_shift is None else ref.root_pos + root_shift
+    ids = torch.arange(env.num_envs)
+    env.set_char_state(ids, root_pos, ref.root_rot, ref.root_vel, ref.root_ang_vel, dof_pos,
+                       dof_vel_to_sim(km, dof_pos, ref.dof_vel))
+    return ref
+
+
+def test_differential_observation_matches_a_hand_computation():
+    torch.manual_seed(0)
+    env = add_env(2)
+    env.reset()
+    ref = put_on_reference(env)
+    zero = env.get_disc_obs()
+    assert zero.shape == (2, env.disc_obs_dim) and zero.abs().max() < 1e-3  # on the reference: no difference
+    # moved 0.1 m along world x: only the ground offset changes, by the shift in the reference's heading frame
+    put_on_reference(env, root_shift=torch.tensor([0.1, 0.0, 0.0]))
+    moved = env.get_disc_obs()
+    heading = rot.calc_heading(ref.root_rot)  # [N]
+    expected = torch.stack([0.1 * torch.cos(heading), -0.1 * torch.sin(heading)], dim=-1)
+    assert torch.allclose(moved[:, :2], expected, atol=1e-4)
+    assert moved[:, 2:].abs().max() < 1e-3
+    # one hinge DoF turned: the entries that change are that joint's rotation (tan-norm) and key bodies only
+    km = env.char_model
+    shift = torch.zeros(km.num_dofs)
+    knee = next(j for j in km.movable_joints if j.name == "right_knee")
+    shift[km.joint_dof_slice(knee)] = 0.3
+    put_on_reference(env, dof_shift=shift)
+    bent = env.get_disc_obs()
+    joints = [j.name for j in km.movable_joints]
+    start = 15 + 6 * joints.index("right_knee")  # root: 3 + 6 + 3 + 3, then 6 per joint
+    changed = (bent.abs() > 1e-3).any(0).nonzero().flatten().tolist()
+    keys_start = 15 + 6 * len(joints) + km.num_dofs
+    assert set(changed) <= set(range(start, start + 6)) | set(range(keys_start, env.disc_obs_dim))
+    # the knee's entries: tan-norm of its local rotation turned by 0.3 rad, minus the reference's
+    before = rot.quat_to_tan_norm(km.dof_to_local_rot(ref.dof)[:, knee.body_id])
+    after = rot.quat_to_tan_norm(km.dof_to_local_rot(ref.dof + shift)[:, knee.body_id])
+    assert torch.allclose(bent[:, start:start + 6], after - before, atol=1e-3)
+    assert (after - before).abs().max() > 0.1
+    env.close()
+
+
+def test_positives_are_the_zero_difference_and_d_learns_to_tell_them_from_the_policy(tmp_path):
+    torch.manual_seed(1)
+    env = add_env(4, enable_early_termination=False)
+    assert torch.equal(env.sample_disc_obs_demo(5), torch.zeros(5, env.disc_obs_dim))
+    with pytest.raises(ValueError, match="no clip times"):
+        env.sample_disc_obs_demo(5, return_times=True)
+    agent = build_agent(tiny_amp_config(tmp_path, source=ADD_AGENT, disc_optimizer={"type": "Adam", "learning_rate": 1e-3}),
+                        env)
+    obs, _ = env.reset()
+    stats = []
+    for _ in range(10):
+        buf, obs = agent._rollout(obs, 8, _episodes())
+        stats.append(agent._update(buf))
+    assert stats[-1]["disc_real_d"] > stats[-1]["disc_fake_d"]
+    assert stats[-1]["task_reward_mean"] == 0.0  # the env pays nothing itself
+    env.close()
+
+
+def _episodes():
+    from mimickit.learning.base_agent import EpisodeStats
+    return EpisodeStats("cpu")
+
+
+def test_add_reward_falls_as_the_tracking_error_grows_on_a_recorded_rollout(tmp_path):
+    """Neutral actions (plus a little noise) from a reference start: the character drifts from the clip. A discriminator trained
+    on that rollout's differences against zeros pays less the further the character is from the clip."""
+    torch.manual_seed(2)
+    env = add_env(4, enable_early_termination=False, pose_termination=False, rand_reset=False)
+    env.reset()
+    diffs, errors = [], []
+    for _ in range(40):
+        _, _, _, info = env.step(env.neutral_action() + 0.1 * torch.randn(4, env.act_dim))
+        diffs.append(info["disc_obs"].clone())
+        errors.append(info["tracking_error_m"].clone())
+    diffs, errors = torch.stack(diffs), torch.stack(errors)  # [T, N, F], [T, N]
+    assert errors[-5:].mean() > 2 * errors[:5].mean()  # the rollout does drift
+    agent = build_agent(tiny_amp_config(tmp_path, source=ADD_AGENT, disc_buffer_size=1000), env)
+    for _ in range(30):
+        agent._disc_update(diffs.flatten(0, 1))
+    reward = agent.style_reward(diffs.flatten(0, 1)).view_as(errors)
+    r, e = reward.flatten(), errors.flatten()
+    rank = lambda x: x.argsort().argsort().float()
+    spearman = torch.corrcoef(torch.stack([rank(r), rank(e)]))[0, 1]
+    assert spearman < -0.5, spearman
+    assert reward[:5].mean() > reward[-5:].mean()
+    env.close()
+
+
+def test_add_needs_its_env():
+    amp_env = build_env(os.path.join(REPO_ROOT, "data", "envs", "amp_humanoid_env.yaml"), ENGINE, 2)
+    with pytest.raises(ConfigError, match="ADD needs an env with differential observations"):
+        build_agent(ADD_AGENT, amp_env)
+    amp_env.close()
+
+
+def test_bounded_cpu_run_logs_the_discriminator_and_tests_the_tracking_error(tmp_path):
+    log, test_out = bounded_cli_run(tmp_path, "args/add_humanoid_args.txt")
+    for col in ("disc_loss", "disc_real_d", "disc_fake_d", "disc_grad_penalty", "style_reward_mean",
+                "tracking_error_m", "actor_loss", "critic_loss"):
+        assert all(math.isfinite(v) for v in log[col]), col
+    assert re.search(r"tracking_error_m=\d", test_out)
