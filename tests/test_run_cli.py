@@ -105,3 +105,31 @@ def test_errors_are_one_clear_line(tmp_path, monkeypatch, capsys, case):
     rc = main(argv)
     captured = capsys.readouterr()
     check_one_line(rc, captured.out, captured.err, text)
+
+
+def test_every_arg_file_parses_and_names_configs_that_exist_and_validate():
+    """Arg files nothing else runs (the GPU ones, the equal-budget comparison's) still point at real,
+    valid configs."""
+    import glob
+
+    from mimickit.engines.engine import check_keys, load_yaml
+    from mimickit.envs.env_builder import env_classes
+    from mimickit.learning.add_agent import ADDAgent
+    from mimickit.learning.amp_agent import AMPAgent
+    from mimickit.learning.ase_agent import ASEAgent
+    from mimickit.learning.awr_agent import AWRAgent
+    from mimickit.learning.ppo_agent import PPOAgent
+    from mimickit.run import parse_args
+    agents = {"PPO": PPOAgent, "AWR": AWRAgent, "AMP": AMPAgent, "ASE": ASEAgent, "ADD": ADDAgent}
+    files = sorted(glob.glob(os.path.join(str(REPO_ROOT), "args", "**", "*.txt"), recursive=True))
+    assert len(files) >= 20
+    for path in files:
+        args = parse_args(["--arg_file", path])
+        for key in ("env_config", "agent_config", "engine_config", "motion_file"):
+            if args.get(key):
+                assert os.path.exists(os.path.join(str(REPO_ROOT), args[key])), (path, key, args[key])
+        env_cfg = load_yaml(os.path.join(str(REPO_ROOT), args["env_config"]))
+        env_classes()[env_cfg["env_name"]].validate_config(env_cfg, args["env_config"])
+        if args.get("agent_config"):
+            agent_cfg = load_yaml(os.path.join(str(REPO_ROOT), args["agent_config"]))
+            check_keys(agent_cfg, agents[agent_cfg["agent_name"]].CONFIG_KEYS, args["agent_config"])

@@ -2,7 +2,8 @@
 # Training on the GPU device machine, which a call may leave running (setsid) between calls.
 #   CLIPS="walk run spinkick" bash tools/gpu_train.sh start    one detached run per name: a clip (DeepMimic,
 #                                                               args/deepmimic_humanoid_<clip>_ppo_gpu_args.txt)
-#                                                               or a config (args/<name>_gpu_args.txt, e.g. amp_humanoid)
+#                                                               or a config (args/<name>_gpu_args.txt, e.g. amp_humanoid,
+#                                                               or args/compare/<name>_gpu_args.txt, e.g. add_walk)
 #   bash tools/gpu_train.sh collect                             actor checkpoints and logs -> $OUT
 #   INIT_DIR=warm CLIPS=run bash tools/gpu_train.sh start       start from warm/run_actor.pt (fine-tune)
 #   FULL=1 CLIPS=run bash tools/gpu_train.sh collect            also the full checkpoint, in 15 MB parts
@@ -32,6 +33,7 @@ for c in $clips; do
       resume="--init_model_file $(cd "$INIT_DIR" && pwd)/${c}_actor.pt"
     fi
     argfile="args/${c}_gpu_args.txt"
+    [ -f "$argfile" ] || argfile="args/compare/${c}_gpu_args.txt"
     [ -f "$argfile" ] || argfile="args/deepmimic_humanoid_${c}_ppo_gpu_args.txt"
     (cd "$src" && setsid nohup python3 mimickit/run.py --arg_file "$argfile" \
       --out_dir "$root/$c" --max_samples "${MAX_SAMPLES:-100000000000}" $resume \

@@ -62,6 +62,16 @@ class MotionEnv(CharEnv):
     def get_motion_ids(self):
         return self._motion_ids.clone()
 
+    def reference_action(self, steps_ahead=1):
+        """[N, act_dim] actions whose PD targets are the reference's joint angles `steps_ahead` control steps
+        ahead: open-loop "tracking", which falls within seconds (notebooks 04 and 07)."""
+        zero = torch.zeros(self.num_envs, self.act_dim, device=self.device)
+        offset = self.action_to_cmd(zero)
+        scale = self.action_to_cmd(torch.ones_like(zero)) - offset
+        ahead = self.motion_lib.calc_motion_frame(self._motion_ids, self.motion_times() + steps_ahead * self.dt,
+                                                  with_body=False)
+        return (self.char_model.dof_to_sim(ahead.dof) - offset) / scale
+
     # ---------------- reference state initialization ----------------
     def _draw_starts(self, k):
         """-> clip ids [k] and start times [k] (random with rand_reset, else 0) of k new episodes."""
