@@ -158,9 +158,17 @@ def test_killed_run_resumes_from_its_checkpoint(tmp_path):
     proc = subprocess.Popen(cmd + ["--max_samples", "100000"], cwd=REPO_ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
     model = out / "model.pt"
+
+    def logged_iterations():
+        # the checkpoint is written before its log row (and the log file), and a row may be half written
+        try:
+            return len(read_log(str(out / "log.txt"))["iteration"])
+        except (OSError, ValueError, KeyError, IndexError):
+            return 0
+
     deadline = time.time() + 120
     try:
-        while time.time() < deadline and not (model.exists() and len(read_log(str(out / "log.txt"))["iteration"]) >= 3):
+        while time.time() < deadline and not (model.exists() and logged_iterations() >= 3):
             time.sleep(0.2)
             assert proc.poll() is None, proc.stderr.read().decode()
     finally:
