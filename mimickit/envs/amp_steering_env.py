@@ -97,12 +97,8 @@ class AMPSteeringEnv(AMPEnv):
         self._cmd_left = torch.where(take_new, left, self._cmd_left)
         self._cmd_age = torch.where(mask, 0.0, self._cmd_age)  # held commands restart their count too
 
-    def _on_reset(self, env_ids, frames):
-        super()._on_reset(env_ids, frames)
-        self._new_commands_where(self._mask(env_ids))
-
-    def _on_reset_where(self, mask, frames):
-        super()._on_reset_where(mask, frames)
+    def _redraw_where(self, mask):
+        super()._redraw_where(mask)
         self._new_commands_where(mask)
 
     def _update_state(self):

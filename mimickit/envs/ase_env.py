@@ -97,12 +97,8 @@ class ASEEnv(AMPEnv):
         steps = torch.randint(cfg["latent_steps_min"], cfg["latent_steps_max"] + 1, (n,), device=self.device)
         self._latent_left = torch.where(mask, steps, self._latent_left)
 
-    def _on_reset(self, env_ids, frames):
-        super()._on_reset(env_ids, frames)
-        self._new_latents_where(self._mask(env_ids))
-
-    def _on_reset_where(self, mask, frames):
-        super()._on_reset_where(mask, frames)
+    def _redraw_where(self, mask):
+        super()._redraw_where(mask)
         self._new_latents_where(mask)
 
     def _update_state(self):

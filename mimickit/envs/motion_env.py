@@ -9,7 +9,8 @@ where in its clip it would be now.
 A reset looks the clip up once, at the start time plus ``_reset_offsets`` [R] seconds (column 0 is the
 start itself, whose state is written into the simulator); subclasses add offsets for what else they
 need at a reset (DeepMimic: the future target frames; AMP: the frames before the start) and receive
-the whole lookup in ``_on_reset`` / ``_on_reset_where``.
+the whole lookup in ``_on_reset`` / ``_on_reset_where``. State that a new episode simply draws afresh
+(a command, a latent) goes in ``_redraw_where(mask)``, which both kinds of reset call.
 """
 import torch
 
@@ -97,6 +98,7 @@ class MotionEnv(CharEnv):
         frames = self.motion_lib.calc_motion_frame(ids.unsqueeze(-1), times, with_body=False)
         self.set_char_state(env_ids, *self._start_state(frames))
         self._on_reset(env_ids, frames)
+        self._redraw_where(self._mask(env_ids))
 
     def _reset_envs_where(self, mask):
         """Masked stepping: a fresh start is drawn for every env and taken where mask [N] is true; the
@@ -108,12 +110,17 @@ class MotionEnv(CharEnv):
         frames = self.motion_lib.calc_motion_frame(self._motion_ids.unsqueeze(-1), times, with_body=False)
         self.set_char_state_where(mask, *self._start_state(frames))
         self._on_reset_where(mask, frames)
+        self._redraw_where(mask)
 
     def _on_reset(self, env_ids, frames):
         """After env_ids [K] were reset; frames: the MotionFrame [K, R] looked up at _reset_offsets."""
 
     def _on_reset_where(self, mask, frames):
         """Masked stepping: after the envs where mask [N] is true were reset; frames [N, R] of every env."""
+
+    def _redraw_where(self, mask):
+        """After either kind of reset, mask [N] true at the envs reset: per-env state that a new episode draws
+        afresh and that needs no reference frames (steering: the command; ASE: the latent)."""
 
 
 def frame_slice(frame, index):

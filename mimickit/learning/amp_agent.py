@@ -62,10 +62,14 @@ class AMPAgent(PPOAgent):
                 raise ConfigError("%s: %s is %r; expected at least 1" % (path, key, c[key]))
         self.disc = Discriminator(env.disc_obs_dim, self.model_config["disc_net"], self.model_config["activation"],
                                   normalizer_samples=c["normalizer_samples"]).to(self.device)
+        self._build_disc_companions()
         self.disc_optimizer = self._make_optimizer("disc_optimizer", self._disc_params())
         self.replay = ReplayBuffer(c["disc_buffer_size"], env.disc_obs_dim, self.device)
         self._disc_step = None  # MinibatchStep, made on first use
         self._disc_trained = False  # whether D's style reward means anything (trained here, or loaded)
+
+    def _build_disc_companions(self):
+        """Networks that train beside D, in its minibatch steps and with its optimizer (ASE: the encoder)."""
 
     def _disc_params(self):
         """The parameters D's minibatch steps train (ASE adds its encoder's)."""

@@ -43,15 +43,14 @@ class ASEAgent(AMPAgent):
         super().__init__(config, env, device, path)
         self.latent_dim = env.latent_dim
         self.model.obs_norm.keep_as_is(env.latent_obs_slice)  # unit latents need no normalizing
-        self.encoder = LatentEncoder(env.disc_obs_dim, env.latent_dim, self.model_config["enc_net"],
-                                     self.model_config["activation"]).to(self.device)
+
+    def _build_disc_companions(self):
         # D and the encoder train in the same minibatch steps, with one optimizer
-        self.disc_optimizer = self._make_optimizer("disc_optimizer", self._disc_params())
+        self.encoder = LatentEncoder(self.env.disc_obs_dim, self.env.latent_dim, self.model_config["enc_net"],
+                                     self.model_config["activation"]).to(self.device)
 
     def _disc_params(self):
-        # AMPAgent.__init__ asks before the encoder exists; the optimizer is made again once it does
-        encoder = getattr(self, "encoder", None)
-        return list(self.disc.parameters()) + (list(encoder.parameters()) if encoder is not None else [])
+        return super()._disc_params() + list(self.encoder.parameters())
 
     def latents_of(self, obs):
         """obs [..., obs_dim] -> the latents [..., latent_dim] it carries."""
