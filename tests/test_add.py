@@ -133,3 +133,40 @@ def test_bounded_cpu_run_logs_the_discriminator_and_tests_the_tracking_error(tmp
                 "tracking_error_m", "actor_loss", "critic_loss"):
         assert all(math.isfinite(v) for v in log[col]), col
     assert re.search(r"tracking_error_m=\d", test_out)
+
+
+def test_scale_normalizer_keeps_zero_at_zero_and_merges_batches_exactly():
+    from mimickit.learning.normalizer import ScaleNormalizer
+    torch.manual_seed(5)
+    a, b = torch.randn(100, 3) * torch.tensor([0.1, 1.0, 10.0]) + 2.0, torch.randn(60, 3)
+    norm = ScaleNormalizer(3)
+    norm.update(a)
+    norm.update(b)
+    union = torch.cat([a, b]).abs().mean(0)
+    assert torch.allclose(norm.mean_abs, union, rtol=1e-5)
+    assert torch.equal(norm.normalize(torch.zeros(4, 3)), torch.zeros(4, 3))  # no shift
+    assert torch.allclose(norm.normalize(union.unsqueeze(0)), torch.ones(1, 3), rtol=1e-5)
+    assert torch.allclose(norm.unnormalize(norm.normalize(a)), a, rtol=1e-5)
+    copy = ScaleNormalizer(3, max_samples=100)
+    copy.load_state_dict(norm.state_dict())
+    assert torch.equal(copy.mean_abs, norm.mean_abs) and copy.frozen  # 160 samples seen > 100
+    copy.update(torch.full((10, 3), 50.0))
+    assert torch.equal(copy.mean_abs, norm.mean_abs)
+
+
+def test_add_gradient_penalty_is_the_mean_over_zeros_and_policy_differences(tmp_path):
+    """ADD's penalty (add_agent.py) covers the policy's differences too; AMP's covers the real samples only."""
+    from mimickit.learning.discriminator import gradient_penalty
+    torch.manual_seed(6)
+    env = add_env(4, enable_early_termination=False)
+    agent = build_agent(tiny_amp_config(tmp_path, source=ADD_AGENT, disc_bf16=False), env)
+    assert agent.disc.obs_norm.__class__.__name__ == "ScaleNormalizer"
+    fake, replay = torch.randn(8, env.disc_obs_dim), torch.randn(8, env.disc_obs_dim)
+    agent.disc.obs_norm.update(torch.cat([fake, replay]))
+    _, stats = agent._disc_loss({"real": torch.zeros(8, env.disc_obs_dim), "fake": fake, "replay": replay})
+    x_real = torch.zeros(8, env.disc_obs_dim, requires_grad=True)  # zero normalizes to zero
+    x_fake = agent.disc.obs_norm.normalize(torch.cat([fake, replay])).requires_grad_(True)
+    expected = 0.5 * (gradient_penalty(agent.disc(x_real), x_real) + gradient_penalty(agent.disc(x_fake), x_fake))
+    assert torch.allclose(stats["disc_grad_penalty"], expected, rtol=1e-4)
+    assert not torch.allclose(expected, gradient_penalty(agent.disc(x_real), x_real), rtol=1e-2)
+    env.close()

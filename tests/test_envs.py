@@ -281,3 +281,20 @@ def test_env_config_errors_name_key_and_file(tmp_path):
     char_cfg = write_yaml(tmp_path, "env_name: char\nchar_file: %s\n" % CHAR)
     with pytest.raises(ConfigError, match="--motion_file does not apply"):
         build_env(char_cfg, ENGINE, 1, overrides={"motion_file": WALK})
+
+
+def test_env_config_variants_name_only_what_they_change(tmp_path):
+    from mimickit.envs.env_builder import load_env_config
+    parent = write_yaml(tmp_path, "env_name: char\nchar_file: %s\nepisode_length: 3.0\n" % CHAR, "parent.yaml")
+    child = write_yaml(tmp_path, "base_config: %s\nepisode_length: 2.0\n" % parent, "child.yaml")
+    cfg = load_env_config(child)
+    assert cfg == {"env_name": "char", "char_file": CHAR, "episode_length": 2.0}
+    assert build_env(child, ENGINE, 1).config["episode_length"] == 2.0
+    typo = write_yaml(tmp_path, "base_config: %s\nepisod_length: 2.0\n" % parent, "typo.yaml")
+    with pytest.raises(ConfigError, match="did you mean 'episode_length'"):
+        build_env(typo, ENGINE, 1)
+    loop = write_yaml(tmp_path, "base_config: %s\n" % (tmp_path / "loop.yaml"), "loop.yaml")
+    with pytest.raises(ConfigError, match="leads back to itself"):
+        load_env_config(loop)
+    cartwheel = load_env_config(str(REPO_ROOT / "data" / "envs" / "deepmimic_humanoid_cartwheel_env.yaml"))
+    assert cartwheel["env_name"] == "deepmimic" and "right_hand" in cartwheel["contact_bodies"]

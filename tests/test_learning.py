@@ -96,3 +96,70 @@ def test_net_names_build_the_layers_they_say():
     assert [(l.in_features, l.out_features) for l in linears] == [(7, 512), (512, 512)] and width == 512
     with pytest.raises(ValueError, match="fc_2layers_1024units"):
         parse_net_name("mlp_big")
+
+
+class _FixedLengthEnv:
+    """Env i's episodes last lengths[i] steps and end by a fall, except those of the last env, which
+    reach the time limit; a metric of 1 per step of env i is reported as i."""
+    dt = 0.5
+    test_metrics = ("env_index",)
+
+    def __init__(self, lengths):
+        self.lengths = torch.tensor(lengths)
+        self.num_envs = len(lengths)
+        self.steps = torch.zeros(self.num_envs, dtype=torch.long)
+        self.counted = []
+
+    def set_mode(self, mode):
+        pass
+
+    def count_episodes_of(self, mask):
+        self.counted.append(None if mask is None else mask.clone())
+
+    def check_errors(self):
+        pass
+
+    def reset(self):
+        self.steps.zero_()
+        return torch.zeros(self.num_envs, 1), {}
+
+    def step(self, action):
+        from mimickit.envs.base_env import DoneFlags
+        self.steps += 1
+        ended = self.steps >= self.lengths
+        done = torch.where(ended, int(DoneFlags.FAIL), int(DoneFlags.NULL))
+        done[-1] = int(DoneFlags.TIME) if bool(ended[-1]) else int(DoneFlags.NULL)
+        info = {"final_return": torch.where(ended, self.steps.float(), 0.0),
+                "final_length": torch.where(ended, self.steps, 0),
+                "env_index": torch.arange(self.num_envs).float()}
+        self.steps = torch.where(ended, 0, self.steps)
+        return torch.zeros(self.num_envs, 1), torch.zeros(self.num_envs), done, info
+
+
+def test_test_episodes_count_the_first_episode_of_each_env_not_the_first_to_end():
+    """With 4 envs whose episodes last 2, 4, 8 and 20 steps, 4 test episodes are one of each (mean 8.5
+    steps, one in four full), not the four that end first (2, 2, 4, 2: the falls)."""
+    from types import SimpleNamespace
+
+    from mimickit.learning.base_agent import BaseAgent
+
+    class Policy(torch.nn.Module):
+        def act(self, obs, deterministic=False):
+            return torch.zeros(obs.shape[0], 1), None
+
+    env = _FixedLengthEnv([2, 4, 8, 20])
+    agent = SimpleNamespace(model=Policy(), env=env, device="cpu",
+                            _step_metrics=lambda info: {"env_index": (info["env_index"], None)})
+    out = BaseAgent.test(agent, 4)
+    assert out["episodes"] == 4
+    assert out["mean_episode_length"] == pytest.approx(8.5 * env.dt)
+    assert out["full_episode_frac"] == pytest.approx(0.25)
+    # the metric's mean is over the counted episodes' steps: 2 of env 0, 4 of env 1, 8 of env 2, 20 of env 3
+    assert out["env_index"] == pytest.approx((0 * 2 + 1 * 4 + 2 * 8 + 3 * 20) / 34)
+    # 6 episodes from 4 envs: a second round counts the first episodes of envs 0 and 1 again
+    env2 = _FixedLengthEnv([2, 4, 8, 20])
+    out = BaseAgent.test(SimpleNamespace(model=Policy(), env=env2, device="cpu", _step_metrics=lambda info: {}), 6)
+    assert out["episodes"] == 6
+    assert out["mean_episode_length"] == pytest.approx((2 + 4 + 8 + 20 + 2 + 4) / 6 * env2.dt)
+    assert [m.tolist() for m in env2.counted[:-1]] == [[True] * 4, [True, True, False, False]]
+    assert env2.counted[-1] is None  # the protocol's mask is lifted afterwards

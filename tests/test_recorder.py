@@ -51,6 +51,23 @@ def test_each_episode_is_a_clip_from_its_reset_state_to_its_last_step(tmp_path):
     env.close()
 
 
+def test_only_the_counted_episodes_are_written(tmp_path):
+    """The test protocol (BaseAgent.test) counts the episode each chosen env is running; the recorder writes
+    those and no other, however many other episodes end first."""
+    torch.manual_seed(3)
+    env = build_env(DEEPMIMIC, ENGINE, 3, overrides={"episode_length": 0.5})
+    rec = EpisodeRecorder(env, tmp_path)
+    env.reset()
+    env.count_episodes_of(torch.tensor([False, True, False]))
+    ended = []
+    for _ in range(40):  # 15 steps an episode: several end for every env
+        _, _, _, info = env.step(env.neutral_action() + 0.3 * torch.randn(3, env.act_dim))
+        ended += info["done_ids"].tolist()
+    assert ended.count(1) >= 2 and len(ended) >= 6
+    assert len(rec.close()) == 1  # env 1's first episode alone
+    env.close()
+
+
 def test_recording_steps_by_ids_and_restores_masked_stepping(tmp_path):
     env = build_env(DEEPMIMIC, ENGINE, 2)
     env.masked_step = True

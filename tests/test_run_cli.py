@@ -113,7 +113,7 @@ def test_every_arg_file_parses_and_names_configs_that_exist_and_validate():
     import glob
 
     from mimickit.engines.engine import check_keys, load_yaml
-    from mimickit.envs.env_builder import env_classes
+    from mimickit.envs.env_builder import env_classes, load_env_config
     from mimickit.learning.add_agent import ADDAgent
     from mimickit.learning.amp_agent import AMPAgent
     from mimickit.learning.ase_agent import ASEAgent
@@ -128,7 +128,7 @@ def test_every_arg_file_parses_and_names_configs_that_exist_and_validate():
         for key in ("env_config", "agent_config", "engine_config", "motion_file"):
             if args.get(key):
                 assert os.path.exists(os.path.join(str(REPO_ROOT), args[key])), (path, key, args[key])
-        env_cfg = load_yaml(os.path.join(str(REPO_ROOT), args["env_config"]))
+        env_cfg = load_env_config(os.path.join(str(REPO_ROOT), args["env_config"]))
         env_classes()[env_cfg["env_name"]].validate_config(env_cfg, args["env_config"])
         if args.get("agent_config"):
             agent_cfg = load_yaml(os.path.join(str(REPO_ROOT), args["agent_config"]))

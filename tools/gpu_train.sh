@@ -10,6 +10,7 @@
 #                                                               ($OUT takes files of 16 MB at most, 8 a call)
 #   CKPT_DIR=ckpt CLIPS=run bash tools/gpu_train.sh start       on a fresh machine: resume from those parts,
 #                                                               carried back in ckpt/ (run_model.pt.part*)
+#   GPU=1 CLIPS=add_walk bash tools/gpu_train.sh start          on a machine of several GPUs: run on GPU 1
 # A run resumes from its own checkpoint when started again on the same machine. Each run uses its own
 # snapshot of the source, taken when it starts, so later calls (which re-send the working tree) and
 # later starts of other runs leave it be.
@@ -35,10 +36,10 @@ for c in $clips; do
     argfile="args/${c}_gpu_args.txt"
     [ -f "$argfile" ] || argfile="args/compare/${c}_gpu_args.txt"
     [ -f "$argfile" ] || argfile="args/deepmimic_humanoid_${c}_ppo_gpu_args.txt"
-    (cd "$src" && setsid nohup python3 mimickit/run.py --arg_file "$argfile" \
+    (cd "$src" && CUDA_VISIBLE_DEVICES=${GPU:-${CUDA_VISIBLE_DEVICES:-0}} setsid nohup python3 mimickit/run.py --arg_file "$argfile" \
       --out_dir "$root/$c" --max_samples "${MAX_SAMPLES:-100000000000}" $resume \
       > "$root/$c.out" 2>&1 < /dev/null &)
-    echo "started $c $resume"
+    echo "started $c on GPU ${GPU:-0} $resume"
   else
     cp "$root/$c/model_actor.pt" "$OUT/${c}_actor.pt" 2>/dev/null
     cp "$root/$c/log.txt" "$OUT/${c}_log.txt" 2>/dev/null

@@ -288,6 +288,12 @@ class BaseEnv:
         if bool(bad.any()):
             raise SimulationError("non-finite actions (NaN/Inf) for env ids %s" % _id_list(bad.nonzero().flatten()))
 
+    def count_episodes_of(self, mask):
+        """Test protocol (BaseAgent.test): only the episodes that envs where mask [N] bool is True are
+        running now count, and an attached recorder writes only those; None: every episode again."""
+        if self._recorder is not None:
+            self._recorder.only(mask)
+
     def attach_recorder(self, recorder):
         """recorder (None detaches) hears of every reset (begin(ids)) and step (record(done)). While one
         is attached the env steps by ids, whose resets happen outside the step's fixed-shape part."""

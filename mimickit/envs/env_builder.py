@@ -1,5 +1,6 @@
 """build_env: the env class named by an env YAML's ``env_name``, with its keys validated."""
 import importlib
+import os
 
 from mimickit.engines.engine import ConfigError, load_yaml
 
@@ -22,10 +23,28 @@ def env_classes():
     return classes
 
 
+def load_env_config(path, _seen=()):
+    """An env YAML as a dict. ``base_config: FILE`` (a path from the repository root, like char_file) takes
+    that file's keys first, then this file's on top: a variant names only what it changes."""
+    config = load_yaml(path)
+    base = config.pop("base_config", None)
+    if base is None:
+        return config
+    base = str(base)
+    if not os.path.isabs(base) and not os.path.isfile(base):  # run from elsewhere: a file beside this one
+        beside = os.path.join(os.path.dirname(str(path)), os.path.basename(base))
+        base = beside if os.path.isfile(beside) else base
+    if os.path.abspath(base) in _seen + (os.path.abspath(str(path)),):
+        raise ConfigError("%s: base_config %s leads back to itself" % (path, base))
+    merged = load_env_config(base, _seen + (os.path.abspath(str(path)),))
+    merged.update(config)
+    return merged
+
+
 def build_env(env_config_path, engine_config_path, num_envs, device="cpu", visualize=False, overrides=None):
     """-> the env. overrides: {key: value} replacing env YAML keys (e.g. motion_file from the CLI);
     None values are ignored. Config problems raise ConfigError naming the file and key."""
-    config = load_yaml(env_config_path)
+    config = load_env_config(env_config_path)
     path = str(env_config_path)
     name = config.get("env_name")
     classes = env_classes()

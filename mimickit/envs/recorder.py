@@ -25,12 +25,18 @@ class EpisodeRecorder:
         self.max_episodes = max_episodes
         self.files = []  # clip paths written, in episode order
         self._frames = [None] * env.num_envs  # per env: the frames of its episode so far (numpy rows)
+        self._wanted = None  # per env: whether its current episode is to be written (None: every episode)
         os.makedirs(self.out_dir, exist_ok=True)
         env.attach_recorder(self)
 
     @property
     def done(self):
         return self.max_episodes is not None and len(self.files) >= self.max_episodes
+
+    def only(self, mask):
+        """Write only the episodes that envs where mask [N] bool is True are running now (the test
+        protocol's counted episodes); None: every episode."""
+        self._wanted = None if mask is None else mask.cpu().numpy().copy()
 
     def begin(self, env_ids):
         """env_ids [K] were reset: their current state is the first frame of a new episode."""
@@ -45,9 +51,12 @@ class EpisodeRecorder:
             if self._frames[i] is not None:
                 self._frames[i].append(frame)
         for i in (done != 0).nonzero().flatten().tolist():
-            if self._frames[i] is not None and not self.done:
+            wanted = self._wanted is None or self._wanted[i]
+            if self._frames[i] is not None and wanted and not self.done:
                 self._write(np.stack(self._frames[i]))
             self._frames[i] = None
+            if self._wanted is not None:
+                self._wanted[i] = False  # its next episode is not a counted one
 
     def _write(self, frames):
         path = os.path.join(self.out_dir, "episode_%d.pkl" % len(self.files))

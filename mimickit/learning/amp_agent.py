@@ -33,6 +33,8 @@ from mimickit.learning.replay_buffer import ReplayBuffer
 
 class AMPAgent(PPOAgent):
     NORMALIZE_ON_REAL = True  # D's normalizer learns from the dataset's windows as well as the policy's
+    DISC_SCALE_ONLY = False  # D's normalizer: (x - mean) / std, clipped (True: x / E|x|, ADD's)
+    PENALIZE_FAKE = False  # the gradient penalty on the real samples (True: the mean of real and fake, ADD's)
     MODEL_KEYS = dict(PPOAgent.MODEL_KEYS, disc_net="fc_2layers_1024units")
     CONFIG_KEYS = dict(PPOAgent.CONFIG_KEYS, **{
         "disc_optimizer": {},
@@ -61,7 +63,8 @@ class AMPAgent(PPOAgent):
             if int(c[key]) < 1:
                 raise ConfigError("%s: %s is %r; expected at least 1" % (path, key, c[key]))
         self.disc = Discriminator(env.disc_obs_dim, self.model_config["disc_net"], self.model_config["activation"],
-                                  normalizer_samples=c["normalizer_samples"]).to(self.device)
+                                  normalizer_samples=c["normalizer_samples"],
+                                  scale_only=self.DISC_SCALE_ONLY).to(self.device)
         self._build_disc_companions()
         self.disc_optimizer = self._make_optimizer("disc_optimizer", self._disc_params())
         self.replay = ReplayBuffer(c["disc_buffer_size"], env.disc_obs_dim, self.device)
@@ -142,11 +145,15 @@ class AMPAgent(PPOAgent):
         c, objective = self.config, self.config["disc_objective"]
         x_real = self.disc.obs_norm.normalize(mb["real"]).requires_grad_(True)
         x_fake = self.disc.obs_norm.normalize(torch.cat([mb["fake"], mb["replay"]]))
+        if self.PENALIZE_FAKE:
+            x_fake.requires_grad_(True)
         with torch.autocast(self.device.type, torch.bfloat16, enabled=bool(c["disc_bf16"])):
             # two passes, not one over all 3M windows: the penalty's double backward then runs over the
             # M real windows only (through a joint pass it would run over all 3M)
             d_real, d_fake = self.disc(x_real).float(), self.disc(x_fake).float()
             penalty = gradient_penalty(d_real, x_real)
+            if self.PENALIZE_FAKE:
+                penalty = 0.5 * (penalty + gradient_penalty(d_fake, x_fake))
         loss = disc_loss(objective, d_real, d_fake)
         logit_reg = self.disc.logit_weights().pow(2).sum()
         decay = sum(w.pow(2).sum() for w in self.disc.weight_matrices())

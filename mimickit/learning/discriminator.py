@@ -18,17 +18,18 @@ least squares (the AMP paper: real -> 1, fake -> -1):
 Both rewards are then multiplied by ``disc_reward_scale``. The regularizers the agent adds to L_D:
 
     disc_grad_penalty * E_real[ ||grad_s d||^2 ]     keeps D flat on the data, so that its reward
-                                                      changes smoothly near the real motion
+                                                      changes smoothly near the real motion (ADD
+                                                      averages it with E_fake[...]: see add_agent.py)
     disc_logit_reg    * ||W_out||^2                  the last layer's weights: logits stay small
     disc_weight_decay * sum ||W||^2                  all weight matrices
 
-Inputs are normalized by D's own running normalizer (clip 10), not the policy's.
+Inputs are normalized by D's own running normalizer (clip 10), not the policy's (ADD: scale only).
 """
 import torch
 from torch import nn
 
 from mimickit.learning.nets import build_mlp
-from mimickit.learning.normalizer import Normalizer
+from mimickit.learning.normalizer import Normalizer, ScaleNormalizer
 
 OBJECTIVES = ("logistic", "least_squares")
 REWARD_FLOOR = 1e-4  # logistic reward: 1 - D is clamped here, so one sample's reward is at most -log(1e-4)
@@ -36,10 +37,12 @@ REWARD_FLOOR = 1e-4  # logistic reward: 1 - D is clamped here, so one sample's r
 
 class Discriminator(nn.Module):
     def __init__(self, obs_dim, net="fc_2layers_1024units", activation="relu", normalizer_samples=None,
-                 obs_clip=10.0):
+                 obs_clip=10.0, scale_only=False):
         super().__init__()
         self.obs_dim = int(obs_dim)
-        self.obs_norm = Normalizer(obs_dim, max_samples=normalizer_samples, clip=obs_clip)
+        # scale_only: x / E|x| with no shift and no clip (ADD's differences, whose zero must stay zero)
+        self.obs_norm = (ScaleNormalizer(obs_dim, max_samples=normalizer_samples) if scale_only
+                         else Normalizer(obs_dim, max_samples=normalizer_samples, clip=obs_clip))
         self.body, width = build_mlp(net, obs_dim, activation)
         self.out = nn.Linear(width, 1)
 

@@ -3,22 +3,43 @@ import torch
 from torch import nn
 
 
-class Normalizer(nn.Module):
+class _CountedStats(nn.Module):
+    """Running statistics with a sample count buffer, mirrored on the host so that update() never waits for
+    the GPU (re-read after loading), and frozen once max_samples samples have been seen."""
+
+    def __init__(self, max_samples):
+        super().__init__()
+        self.register_buffer("count", torch.zeros((), dtype=torch.float64))
+        self.max_samples = max_samples
+        self._host_count = None
+        self.register_load_state_dict_post_hook(lambda module, keys: setattr(module, "_host_count", None))
+
+    def _count(self):
+        if self._host_count is None:
+            self._host_count = float(self.count.item())
+        return self._host_count
+
+    @property
+    def frozen(self):
+        return self.max_samples is not None and self._count() >= self.max_samples
+
+    def _add_count(self, n):
+        total = self._count() + n
+        self.count += n
+        self._host_count = total
+
+
+class Normalizer(_CountedStats):
     """x -> clip((x - mean) / std, -clip, clip). Statistics are buffers, so they are saved in
     checkpoints with the model; update() stops once `max_samples` samples have been seen."""
 
     def __init__(self, shape, max_samples=None, clip=5.0, eps=1e-4):
-        super().__init__()
+        super().__init__(max_samples)
         shape = (shape,) if isinstance(shape, int) else tuple(shape)
         self.register_buffer("mean", torch.zeros(shape))
         self.register_buffer("var", torch.ones(shape))
-        self.register_buffer("count", torch.zeros((), dtype=torch.float64))
-        self.max_samples = max_samples
         self.clip = clip
         self.eps = eps
-        # the count mirrored on the host, so update() never waits for the GPU; re-read after loading
-        self._host_count = None
-        self.register_load_state_dict_post_hook(lambda module, keys: setattr(module, "_host_count", None))
         # entries passed through unchanged (keep_as_is); not saved: the owner sets it when it builds
         self.register_buffer("_kept", torch.zeros(shape, dtype=torch.bool), persistent=False)
 
@@ -32,15 +53,6 @@ class Normalizer(nn.Module):
     def _pin_kept(self):
         self.mean.masked_fill_(self._kept, 0.0)
         self.var.masked_fill_(self._kept, 1.0 - self.eps)  # sqrt(var + eps) = 1 exactly
-
-    def _count(self):
-        if self._host_count is None:
-            self._host_count = float(self.count.item())
-        return self._host_count
-
-    @property
-    def frozen(self):
-        return self.max_samples is not None and self._count() >= self.max_samples
 
     @torch.no_grad()
     def update(self, x):
@@ -59,8 +71,7 @@ class Normalizer(nn.Module):
         w = n / total
         self.mean += delta * w
         self.var.copy_(self.var * (count / total) + b_var * w + delta ** 2 * (count * n / total ** 2))
-        self.count += n
-        self._host_count = total
+        self._add_count(n)
         self._pin_kept()
 
     def normalize(self, x):
@@ -69,3 +80,41 @@ class Normalizer(nn.Module):
 
     def unnormalize(self, x):
         return x * torch.sqrt(self.var + self.eps) + self.mean
+
+
+class ScaleNormalizer(_CountedStats):
+    """x -> x / max(E|x|, min_scale), per entry: a scale without a shift, for differences whose zero must
+    stay zero (ADD's discriminator: its one positive sample, perfect tracking, is the zero vector, and a
+    shift by a mean would move it). Running mean of |x| over the samples seen, frozen after
+    ``max_samples``; saved in checkpoints like Normalizer's statistics. No clipping."""
+
+    def __init__(self, shape, max_samples=None, min_scale=1e-4):
+        super().__init__(max_samples)
+        shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        self.register_buffer("mean_abs", torch.ones(shape))
+        self.min_scale = min_scale
+
+    @torch.no_grad()
+    def update(self, x):
+        """x [batch, *shape]: merge the batch's mean |x| into the running one."""
+        if self.frozen:
+            return
+        x = x.reshape(-1, *self.mean_abs.shape).to(self.mean_abs.dtype)
+        n = x.shape[0]
+        if n == 0:
+            return
+        count = self._count()
+        if count == 0:
+            self.mean_abs.copy_(x.abs().mean(0))  # the initial ones are placeholders, not samples
+        else:
+            self.mean_abs.lerp_(x.abs().mean(0), n / (count + n))
+        self._add_count(n)
+
+    def scale(self):
+        return self.mean_abs.clamp_min(self.min_scale)
+
+    def normalize(self, x):
+        return x / self.scale()
+
+    def unnormalize(self, x):
+        return x * self.scale()
