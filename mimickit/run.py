@@ -189,8 +189,22 @@ def _summary(returns, lengths):
         sum(returns) / max(n, 1), sum(lengths) / max(n, 1), n)
 
 
+def _import_isaac_gym_first(engine_config):
+    """Isaac Gym refuses to load once torch is imported: where the engine YAML names it, import it now
+    (if it is missing, building the engine says how to install it)."""
+    import importlib
+
+    from mimickit.engines.engine import load_yaml
+    try:
+        if load_yaml(engine_config).get("engine_name") == "isaac_gym":
+            importlib.import_module("isaacgym")
+    except Exception:
+        pass  # a missing or broken YAML or package is reported where the engine is built
+
+
 def run(args):
     """Builds the env (and agent) and trains or tests -> exit code."""
+    _import_isaac_gym_first(args["engine_config"])
     from mimickit.engines.engine import ConfigError
     from mimickit.envs.env_builder import build_env
 
@@ -250,8 +264,20 @@ def run(args):
         env.close()
 
 
+def _exit_on_signal(signum, frame):
+    # SIGTERM / SIGHUP would end Python without unwinding: no finally, no atexit, so a meshcat server
+    # started for --visualize would outlive the run. As an exception, the run closes its env first.
+    raise SystemExit(128 + signum)
+
+
 def main(argv=None):
     """-> exit code: 0, 2 for a bad flag, 1 for a bad config or a failed simulation."""
+    import signal
+    import threading
+    for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if sig is not None and threading.current_thread() is threading.main_thread() \
+                and signal.getsignal(sig) == signal.SIG_DFL:
+            signal.signal(sig, _exit_on_signal)
     try:
         args = parse_args(sys.argv[1:] if argv is None else argv)  # before any heavy import
         return run(args)

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import torch
 
+from mimickit.anim import clip_checks
 from mimickit.anim import import_deepmimic as imp
-from mimickit.anim.kin_char_model import GeomShapes, KinCharModel
+from mimickit.anim.kin_char_model import KinCharModel
 from mimickit.anim.motion import LoopMode, MotionFormatError, load_motion
 from mimickit.util import rotations as rot
 
@@ -43,9 +44,7 @@ def test_all_fifteen_clips_import(clips, char):
 
 @pytest.mark.parametrize("clip", imp.CLIPS)
 def test_clip_rests_on_ground(clips, char, clip):
-    root_pos, root_rot, dof = _split(clips[clip].frames)
-    body_pos, body_rot = char.forward_kinematics(root_pos, root_rot, dof)
-    lowest_per_frame = GeomShapes(char).min_heights(body_pos, body_rot).min(dim=-1).values
+    lowest_per_frame = clip_checks.lowest_points(char, clips[clip].frames)
     assert lowest_per_frame.min() >= -0.03, "a geom sinks below -3 cm"
     assert abs(lowest_per_frame.min()) <= 0.05, "the clip's lowest point is not near the ground"
 
@@ -53,9 +52,8 @@ def test_clip_rests_on_ground(clips, char, clip):
 @pytest.mark.parametrize("clip", imp.CLIPS)
 def test_clip_respects_joint_limits(clips, char, clip):
     _, _, dof = _split(clips[clip].frames)
-    hinge_angles = char.dof_to_sim(dof.double())  # [T, 28] in MuJoCo's joint coordinates
-    ranges = torch.tensor(char.mjcf_model.jnt_range[1:], dtype=torch.float64)
-    excess = torch.maximum(ranges[:, 0] - hinge_angles, hinge_angles - ranges[:, 1])
+    excess = clip_checks.limit_excess(char, clips[clip].frames)  # [T, 28], in MuJoCo's joint coordinates
+    hinge_angles = char.dof_to_sim(dof.double())
     assert excess.max() <= 0.05, "joint %s exceeds its limit by %.3f rad" % (
         char.sim_dof_names()[int(excess.max(dim=0).values.argmax())], excess.max())
     # the hinge angles reproduce the clip's rotations, so the check is about the real pose

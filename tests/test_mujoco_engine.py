@@ -10,7 +10,8 @@ import yaml
 
 from mimickit.anim.kin_char_model import JointType, KinCharModel
 from mimickit.anim.motion_lib import MotionLib
-from mimickit.engines.engine import ConfigError, build_engine
+from mimickit.engines.engine import ConfigError
+from mimickit.engines.engine_builder import build_engine
 from mimickit.util import rotations as rot
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent

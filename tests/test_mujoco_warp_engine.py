@@ -8,7 +8,7 @@ import torch
 pytest.importorskip("mujoco_warp")
 
 from mimickit.engines.compare import max_state_diff  # noqa: E402
-from mimickit.engines.engine import build_engine  # noqa: E402
+from mimickit.engines.engine_builder import build_engine  # noqa: E402
 from mimickit.envs.env_builder import build_env  # noqa: E402
 
 from conftest import REPO_ROOT  # noqa: E402
@@ -26,6 +26,15 @@ def engines():
 
 def test_same_physics_as_the_cpu_engine(engines):
     warp_eng, cpu_eng = engines
+    # the scenario this bound was set for: a start 1.9 cm above the ground (the MJCF's root height before
+    # engines put the rest pose on the ground). Warp's float32 against MuJoCo's float64 is chaotic over
+    # 1.5 s of falls: from the ground itself the same run differs by 0.21 rad and 2 cm.
+    for eng in engines:
+        start = eng.get_root_pos().clone()
+        start[:, 2] = 0.9
+        ids = torch.arange(eng.num_envs, device=eng.device)
+        eng.set_root_state(ids, start, eng.get_root_rot(), torch.zeros_like(start), torch.zeros_like(start))
+        eng.refresh_after_reset()
     # 1.5 s of PD control towards random targets, falls and contacts included
     worst = max_state_diff(warp_eng, cpu_eng, 45)
     assert worst["root_pos"] < 2e-3 and worst["body_pos"] < 2e-3 and worst["dof_pos"] < 2e-2, worst

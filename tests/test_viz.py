@@ -19,6 +19,8 @@ from mimickit.viz import (CharViewer, capsule_mesh, close_visualizer, find_chrom
                           iframe_html, screenshot_html)
 from mimickit.viz.screenshot import color_fraction, image_diff_fraction, read_png  # noqa: E402
 
+from conftest import REPO_ROOT  # noqa: E402
+
 S = np.sqrt(0.5)
 
 # two bodies; the world floor must not be drawn. Geoms are pure red for the screenshot test.
@@ -325,3 +327,44 @@ def test_html_screenshot(server_vis, tiny_file, tmp_path):
     assert image_diff_fraction(imgs[1]) > 0.1  # sky and floor rendered: WebGL works
     assert red[0] > 0.003, "character not visible: red fraction %g" % red[0]
     assert red[1] < 1e-4, "red pixels without the character: %g" % red[1]
+
+
+def test_a_terminated_visualized_run_leaves_no_meshcat_server(tmp_path):
+    """`timeout -s TERM` on a --visualize run: the run closes its env, which stops the meshcat server it
+    started (found by a tag in the environment every child inherits)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from mimickit.viz.screenshot import _tagged_pids
+    tag = "viewer-%d" % os.getpid()
+    env = dict(os.environ, MIMICKIT_SCREENSHOT_TAG=tag)
+    proc = subprocess.Popen([sys.executable, "mimickit/run.py", "--env_config", "data/envs/char_humanoid_env.yaml",
+                             "--mode", "test", "--visualize", "true", "--test_episodes", "100000"],
+                            cwd=str(REPO_ROOT), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        for line in proc.stdout:  # wait until the viewer is up
+            if "meshcat viewer" in line:
+                break
+        servers = [p for p in _tagged_pids(tag) if p != proc.pid]
+        assert servers, "the run started no meshcat server"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+        deadline = time.time() + 10
+        while time.time() < deadline and [p for p in _tagged_pids(tag) if _alive(p)]:
+            time.sleep(0.2)
+        assert not [p for p in _tagged_pids(tag) if _alive(p)], "meshcat server left behind"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for p in _tagged_pids(tag):
+            os.kill(p, signal.SIGKILL)
+
+
+def _alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().split(")")[-1].split()[0] != "Z"  # a zombie is gone, awaiting its reaping
+    except OSError:
+        return False

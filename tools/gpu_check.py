@@ -8,7 +8,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import torch  # noqa: E402
 
 from mimickit.engines.compare import max_state_diff  # noqa: E402
-from mimickit.engines.engine import build_engine  # noqa: E402
+from mimickit.engines.engine_builder import build_engine  # noqa: E402
 from mimickit.envs.env_builder import build_env  # noqa: E402
 
 dev = sys.argv[1] if len(sys.argv) > 1 else "cuda:0"

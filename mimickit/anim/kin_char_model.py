@@ -382,7 +382,11 @@ class GeomShapes:
     """Collision geoms of a character, for ground checks: lowest point of each geom per pose."""
 
     def __init__(self, char_model):
-        m = char_model.mjcf_model
+        """char_model: a KinCharModel, or a compiled MjModel (then on the CPU)."""
+        if isinstance(char_model, mujoco.MjModel):
+            m, name, dev = char_model, "<mjcf>", torch.device("cpu")
+        else:
+            m, name, dev = char_model.mjcf_model, char_model.file, char_model.device
         keep = [g for g in range(m.ngeom) if m.geom_bodyid[g] > 0]
         types = [int(m.geom_type[g]) for g in keep]
         supported = (mujoco.mjtGeom.mjGEOM_SPHERE, mujoco.mjtGeom.mjGEOM_CAPSULE, mujoco.mjtGeom.mjGEOM_BOX,
@@ -390,8 +394,7 @@ class GeomShapes:
         for g, t in zip(keep, types):
             if t not in supported:
                 raise ValueError("%s: geom %d has type %d; ground checks support spheres, capsules, "
-                                 "cylinders and boxes" % (char_model.file, g, t))
-        dev = char_model.device
+                                 "cylinders and boxes" % (name, g, t))
         self.body_ids = torch.tensor([int(m.geom_bodyid[g]) - 1 for g in keep], device=dev)
         self.types = torch.tensor(types, device=dev)
         self.pos = torch.tensor(m.geom_pos[keep], dtype=torch.float32, device=dev)  # [G, 3]

@@ -16,7 +16,7 @@ import os
 
 import yaml
 
-ENGINE_NAMES = ("mujoco", "mujoco_warp", "isaac_gym")
+ENGINE_NAMES = ("mujoco", "mujoco_warp", "isaac_gym")  # built by engine_builder.py
 
 # engine YAML keys, with defaults (None: required)
 ENGINE_KEYS = {
@@ -151,20 +151,3 @@ class Engine:
     def set_cmd(self, cmd): raise NotImplementedError  # [N, D] PD targets or torques
     def step(self): raise NotImplementedError  # one control step (substeps physics steps)
     def close(self): pass
-
-
-def build_engine(config_file, char_file, num_envs, device="cpu", visualize=False):
-    """Engine named by the YAML's engine_name."""
-    config = load_yaml(config_file)
-    name = engine_config(config, config_file)["engine_name"]
-    if name == "mujoco":
-        from mimickit.engines.mujoco_engine import MujocoEngine
-        return MujocoEngine(config, char_file, num_envs, device, visualize, path=config_file)
-    if name == "mujoco_warp":
-        try:
-            from mimickit.engines.mujoco_warp_engine import MujocoWarpEngine
-        except ImportError as e:
-            raise ConfigError("%s: engine_name mujoco_warp needs the GPU extra: pip install -e '.[gpu]' (%s)"
-                              % (config_file, e)) from e
-        return MujocoWarpEngine(config, char_file, num_envs, device, visualize, path=config_file)
-    raise ConfigError("%s: engine_name %s needs NVIDIA Isaac Gym, which is not installed here" % (config_file, name))

@@ -24,8 +24,9 @@ import warnings
 
 import torch
 
-from mimickit.anim.kin_char_model import KinCharModel
-from mimickit.engines.engine import ConfigError, build_engine
+from mimickit.anim.kin_char_model import GeomShapes, KinCharModel
+from mimickit.engines.engine import ConfigError
+from mimickit.engines.engine_builder import build_engine
 from mimickit.envs.base_env import REQUIRED, BaseEnv, SimulationError, SimulationWarning, _id_list
 from mimickit.util import rotations as rot
 
@@ -47,7 +48,8 @@ class CharEnv(BaseEnv):
         "contact_bodies": [],  # bodies allowed to touch the ground (e.g. feet)
         "enable_early_termination": True,  # end the episode (FAIL) when another body touches it
         "contact_force_threshold": 1.0,  # N; contact force norm above which a body counts as touching
-        "init_root_height": None,  # m; None keeps the MJCF's root height
+        "init_pose": None,  # [root pos (3), root rot (3, exp map), joint DoFs]: a clip frame; None: the rest pose
+        "init_root_height": None,  # m; None: the initial pose's lowest geom touches the ground
         "obs_body_vel": False,  # add body velocities to the observation
     })
 
@@ -115,13 +117,27 @@ class CharEnv(BaseEnv):
             self._action_scale = torch.where(free, torch.full_like(lo, math.pi), 0.5 * (hi - lo))
 
     def _record_init_state(self):
-        """The engine starts in the MJCF's default pose: keep it as every env's initial state."""
-        e = self.engine
-        self._init_root_pos = e.get_root_pos()[0].clone()  # [3]
-        if self.config["init_root_height"] is not None:
-            self._init_root_pos[2] = float(self.config["init_root_height"])
-        self._init_root_rot = e.get_root_rot()[0].clone()  # [4] xyzw
-        self._init_dof_pos = e.get_dof_pos()[0].clone()  # [D]
+        """Every env's initial state: init_pose (a clip frame) or the MJCF's rest pose, lifted or lowered so
+        that its lowest geom touches the ground (a root body written at the origin would start with the legs
+        in the floor), unless init_root_height says otherwise."""
+        km, e, cfg = self.char_model, self.engine, self.config
+        if cfg["init_pose"] is not None:
+            pose = torch.as_tensor(cfg["init_pose"], dtype=torch.float32, device=self.device)
+            if tuple(pose.shape) != (km.frame_size,):
+                raise ConfigError("%s: init_pose has %d numbers; expected %d: root position (3), root rotation (3, "
+                                  "exp map) and the %d joint DoFs of %s" % (self.config_path, pose.numel(),
+                                                                           km.frame_size, km.num_dofs, self.char_file))
+            root_pos, root_rot, dof = pose[:3].clone(), rot.exp_map_to_quat(pose[3:6]), pose[6:]
+        else:
+            root_pos, root_rot = e.get_root_pos()[0].clone(), e.get_root_rot()[0].clone()
+            dof = km.sim_to_dof(e.get_dof_pos()[0])
+        if cfg["init_root_height"] is not None:
+            root_pos[2] = float(cfg["init_root_height"])
+        else:
+            body_pos, body_rot = km.forward_kinematics(root_pos, root_rot, dof)
+            root_pos[2] -= GeomShapes(km).min_heights(body_pos, body_rot).min()
+        self._init_root_pos, self._init_root_rot = root_pos, root_rot  # [3], [4] xyzw
+        self._init_dof_pos = km.dof_to_sim(dof)  # [D]
 
     # ---------------- sizes ----------------
     @property

@@ -61,6 +61,11 @@ class CharViewer(object):
                  show_axes=False):
         self._owns_vis = vis is None
         self.vis = meshcat.Visualizer() if vis is None else vis
+        if self._owns_vis:  # a script that never calls close() still stops its server when it exits
+            import atexit
+            import weakref
+            ref = weakref.ref(self)
+            atexit.register(lambda: ref() is not None and ref().close())
         self.chars = {}  # name -> _Character
         # meshcat's own grid would z-fight with our floor; its axes clutter the character
         self.vis["/Grid"].set_property("visible", bool(show_grid))
