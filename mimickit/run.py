@@ -38,7 +38,11 @@ FLAGS = {
     "init_model_file": (str, None, "train: start from these weights (an actor-only export too: its critic "
                                    "and the optimizers start fresh), with counters at zero"),
     "logger": (("txt", "tb", "wandb"), "txt", "training logger"),
-    "devices": (str, "cpu", "comma-separated devices, e.g. cpu or cuda:0; envs use the first"),
+    "devices": (list, ["cpu"], "devices, one training worker each: cpu, cuda:0, cpu cpu, cuda:0 cuda:1 (or "
+                               "comma-separated); test mode uses the first"),
+    "num_workers": (int, 1, "MimicKit's form: this many training workers on --device (on CUDA, worker i on GPU i)"),
+    "device": (str, None, "with --num_workers: the device of the workers (cpu or cuda)"),
+    "master_port": (int, 29500, "port on which the workers of one machine meet"),
     "seed": (int, None, "seed of torch, numpy and random"),
     "max_samples": (int, None, "training budget in env steps"),
     "test_episodes": (int, 10, "episodes to run in test mode (counted across envs)"),
@@ -83,6 +87,16 @@ def _parse_tokens(tokens, where):
             import difflib
             close = difflib.get_close_matches(name, list(FLAGS), n=1)
             raise UsageError("unknown flag --%s%s%s" % (name, where, " (did you mean --%s?)" % close[0] if close else ""))
+        if FLAGS[name][0] is list:  # every value up to the next flag, each may be comma-separated
+            raws = [raw] if eq else []
+            while not eq and i + 1 < len(tokens) and not tokens[i + 1].startswith("--"):
+                raws.append(tokens[i + 1])
+                i += 1
+            values[name] = [v.strip() for r in raws for v in r.split(",") if v.strip()]
+            if not values[name]:
+                raise UsageError("flag --%s%s needs a value" % (name, where))
+            i += 1
+            continue
         if not eq:
             if i + 1 >= len(tokens) or tokens[i + 1].startswith("--"):
                 raise UsageError("flag --%s%s needs a value" % (name, where))
@@ -124,7 +138,27 @@ def parse_args(argv):
         raise UsageError("--test_episodes %d: expected at least 1" % args["test_episodes"])
     if args["record_motion"] and args["mode"] != "test":
         raise UsageError("--record_motion records test episodes: it needs --mode test")
+    args["devices"] = _worker_devices(args)
     return args
+
+
+def _worker_devices(args):
+    """--devices, or MimicKit's --num_workers N --device D -> the list of devices, one per worker."""
+    n, device = args["num_workers"], args["device"]
+    if n < 1:
+        raise UsageError("--num_workers %d: expected at least 1" % n)
+    if device is None:
+        if n > 1:
+            raise UsageError("--num_workers %d needs --device (cpu or cuda)" % n)
+        return args["devices"]
+    if device.startswith("cuda"):
+        import torch
+        have = torch.cuda.device_count()
+        if n > have:
+            raise UsageError("--num_workers %d --device %s: this machine has %d GPU(s); one worker per GPU"
+                             % (n, device, have))
+        return ["cuda:%d" % i for i in range(n)] if n > 1 or ":" not in device else [device]
+    return [device] * n
 
 
 def usage():
@@ -164,12 +198,12 @@ def run_test_episodes(env, num_episodes, policy=None):
     return returns[:num_episodes], lengths[:num_episodes]
 
 
-def _build_agent(args, env):
+def _build_agent(args, env, device):
     """The agent of --agent_config; the network recorded in the model it plays (test) or starts from
     (--init_model_file) wins."""
     from mimickit.learning.agent_builder import build_agent
     model_file = args["model_file"] if args["mode"] == "test" else args.get("init_model_file")
-    return build_agent(args["agent_config"], env, args["devices"].split(",")[0].strip(), model_file)
+    return build_agent(args["agent_config"], env, device, model_file)
 
 
 def test_summary(result):
@@ -207,12 +241,18 @@ def run(args):
     _import_isaac_gym_first(args["engine_config"])
     from mimickit.engines.engine import ConfigError
     from mimickit.envs.env_builder import build_env
+    from mimickit.learning import distributed
 
-    device = args["devices"].split(",")[0].strip()
+    devices = args["devices"]
+    if args["mode"] == "train" and len(devices) > 1 and not distributed.in_worker_env():
+        return distributed.launch(run, args, devices, args["master_port"])  # each worker runs run() again
     import torch
+    device = devices[0]
+    if args["mode"] == "train" and distributed.in_worker_env():
+        device = str(distributed.init_from_env(devices[0]))
     torch.set_num_threads(max(1, args["torch_threads"]))
     if args["seed"] is not None:
-        seed_everything(args["seed"])
+        seed_everything(args["seed"] + distributed.rank())  # every worker its own envs' randomness
     if args["mode"] == "train" and not args["agent_config"]:
         raise UsageError("train needs --agent_config")
     try:
@@ -235,7 +275,7 @@ def run(args):
                                  % args["env_config"])
             if args["model_file"] and args["init_model_file"]:
                 raise UsageError("train: give --model_file (resume) or --init_model_file (start from weights), not both")
-            agent = _build_agent(args, env)
+            agent = _build_agent(args, env, device)
             if args["model_file"]:
                 agent.load(args["model_file"])  # resume
             elif args["init_model_file"]:
@@ -247,7 +287,7 @@ def run(args):
                         log_file=args["log_file"] or os.path.join(out_dir, "log.txt"), logger=args["logger"])
             return 0
         if args["agent_config"] and not kinematic:
-            agent = _build_agent(args, env)
+            agent = _build_agent(args, env, device)
             if args["model_file"]:
                 agent.load(args["model_file"], weights_only=True)
             result = agent.test(args["test_episodes"])
@@ -296,7 +336,8 @@ def _is_user_error(e):
     from mimickit.anim.motion import MotionFormatError
     from mimickit.engines.engine import ConfigError
     from mimickit.envs.base_env import SimulationError
-    errors = (ConfigError, FileNotFoundError, MotionFormatError, SimulationError)
+    from mimickit.learning.distributed import WorkerError
+    errors = (ConfigError, FileNotFoundError, MotionFormatError, SimulationError, WorkerError)
     try:
         from mimickit.learning.base_agent import CheckpointError
         errors += (CheckpointError,)

@@ -16,6 +16,7 @@ import torch
 
 from mimickit.engines.engine import ConfigError, check_keys
 from mimickit.envs.base_env import DoneFlags
+from mimickit.learning import distributed
 from mimickit.learning.experience_buffer import ExperienceBuffer
 from mimickit.learning.logger import Logger
 from mimickit.learning.minibatch_step import MinibatchStep, graphs_enabled
@@ -102,10 +103,11 @@ class BaseAgent:
     def train(self, max_samples, out_model_file, log_file, logger="txt", progress=True):
         """Train until max_samples env steps (None: until stopped); checkpoint to out_model_file
         every output step."""
-        log = Logger(log_file, logger)
-        T, N = self.config["steps_per_iter"], self.env.num_envs
+        main = distributed.is_main()  # several workers (distributed.py): rank 0 alone logs and saves
+        log = Logger(log_file, logger) if main else None
+        distributed.broadcast_modules(self._synced_modules())  # every worker starts from rank 0's weights
         obs, _ = self.env.reset()
-        bar = _progress_bar(progress, max_samples, self.sample_count)
+        bar = _progress_bar(progress and main, max_samples, self.sample_count)
         start = time.time() - self.wall_time
         episodes = EpisodeStats(self.device)  # training episodes since the last output
         try:
@@ -113,7 +115,7 @@ class BaseAgent:
                 obs, stats = self.train_iteration(obs, episodes)
                 self.wall_time = time.time() - start
                 if bar is not None:
-                    bar.update(T * N)
+                    bar.update(self.config["steps_per_iter"] * self.env.num_envs * distributed.world_size())
                 last = max_samples is not None and self.sample_count >= max_samples
                 if self.iteration % self.config["iters_per_output"] == 0 or last:
                     losses = {k: v for k, v in stats.items() if k not in ROLLOUT_STATS}
@@ -124,7 +126,8 @@ class BaseAgent:
         finally:
             if bar is not None:
                 bar.close()
-            log.close()
+            if log is not None:
+                log.close()
 
     def train_iteration(self, obs, episodes=None):
         """One iteration: steps_per_iter steps of every env with the stochastic policy, then the update.
@@ -137,7 +140,7 @@ class BaseAgent:
         buf, obs = self._rollout(obs, T, rollout_episodes)
         losses = self._update(buf)
         self.iteration += 1
-        self.sample_count += T * self.env.num_envs
+        self.sample_count += T * self.env.num_envs * distributed.world_size()  # every worker's samples
         if episodes is not None:
             episodes.sums += rollout_episodes.sums
         ep = rollout_episodes.summary(self.env.dt)
@@ -145,9 +148,19 @@ class BaseAgent:
                      episode_length=ep["mean_episode_length"], episodes=ep["episodes"])
         return obs, stats
 
+    def _synced_modules(self):
+        """The networks (and their normalizers) every worker must hold identically: model, D, encoder..."""
+        return [m for m in vars(self).values() if isinstance(m, torch.nn.Module)]
+
     def _output(self, log, losses, episodes, out_model_file, bar):
         test = self.test(self.config["test_episodes"])
-        train = episodes.summary(self.env.dt)
+        train = episodes.reduce().summary(self.env.dt)
+        if distributed.active():  # the workers' mean of each loss; their parameters must still agree
+            mean = distributed.sum_(torch.tensor(list(losses.values()), dtype=torch.float64, device=self.device))
+            losses = dict(zip(losses, (mean / distributed.world_size()).tolist()))
+            distributed.check_in_sync(self._synced_modules())
+        if log is None:
+            return
         log.log("iteration", self.iteration)
         log.log("samples", self.sample_count)
         log.log("wall_time", self.wall_time)
@@ -315,8 +328,8 @@ class BaseAgent:
         finally:
             self.env.count_episodes_of(None)
             self.env.set_mode("train")
-        out = episodes.summary(self.env.dt)
-        means = metrics.means()
+        out = episodes.reduce().summary(self.env.dt)  # every worker's episodes (distributed training)
+        means = metrics.reduce().means()
         out.update(means, metrics=list(means))
         return out
 
@@ -416,6 +429,11 @@ class EpisodeStats:
     def count(self):
         return int(self.sums[0])
 
+    def reduce(self):
+        """Sum over the workers of a distributed run (no-op on one) -> self."""
+        distributed.sum_(self.sums)
+        return self
+
     def summary(self, dt):
         """-> mean_return, mean_episode_length (seconds), full_episode_frac, episodes."""
         n, ret, length, full = self.sums.tolist()
@@ -439,6 +457,13 @@ class MetricMeans:
                 w = w * mask.float()
             s = torch.stack([(v * w).sum(), w.sum()])
             self.sums[name] = self.sums[name] + s if name in self.sums else s
+
+    def reduce(self):
+        """Sum over the workers of a distributed run (no-op on one) -> self."""
+        if distributed.active() and self.sums:
+            total = distributed.sum_(torch.stack(list(self.sums.values())).double())
+            self.sums = dict(zip(self.sums, total.unbind(0)))
+        return self
 
     def means(self):
         """{name: mean over the valid steps} (NaN where none was valid); one host round trip."""

@@ -16,6 +16,8 @@ import os
 
 import torch
 
+from mimickit.learning import distributed
+
 
 def graphs_enabled(device, config_flag=True):
     return bool(config_flag) and torch.device(device).type == "cuda" \
@@ -57,6 +59,7 @@ class MinibatchStep:
         loss, stats = self.loss_fn(batch)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward(inputs=self.params)  # only the parameters' gradients (not, e.g., a penalized input's)
+        distributed.average_gradients(self.params)  # several workers: the mean over all of them
         if self.optimizer.grad_clip:
             torch.nn.utils.clip_grad_norm_(self.params, self.optimizer.grad_clip)
         self.optimizer.step()

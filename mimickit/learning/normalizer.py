@@ -2,6 +2,24 @@
 import torch
 from torch import nn
 
+from mimickit.learning import distributed
+
+
+def _batch_moments(x):
+    """x [n, *shape] -> (n, mean, variance) of the batch; in a distributed run, of every worker's batch
+    together (exactly: their counts, sums and sums of squares are added up, in float64)."""
+    if not distributed.active():
+        return x.shape[0], x.mean(0), x.var(0, unbiased=False)
+    xd = x.double()
+    sums = torch.cat([xd.new_full((1,), float(x.shape[0])), xd.sum(0).flatten(), (xd * xd).sum(0).flatten()])
+    distributed.sum_(sums)
+    n, f = int(sums[0].item()), x[0].numel()
+    if n == 0:
+        return 0, None, None
+    mean = sums[1:1 + f] / n
+    var = (sums[1 + f:] / n - mean * mean).clamp_min(0.0)
+    return n, mean.view_as(x[0]).to(x.dtype), var.view_as(x[0]).to(x.dtype)
+
 
 class _CountedStats(nn.Module):
     """Running statistics with a sample count buffer, mirrored on the host so that update() never waits for
@@ -60,11 +78,9 @@ class Normalizer(_CountedStats):
         if self.frozen:
             return
         x = x.reshape(-1, *self.mean.shape).to(self.mean.dtype)
-        n = x.shape[0]
+        n, b_mean, b_var = _batch_moments(x)
         if n == 0:
             return
-        b_mean = x.mean(0)
-        b_var = x.var(0, unbiased=False)
         count = self._count()
         total = count + n
         delta = b_mean - self.mean
@@ -100,14 +116,17 @@ class ScaleNormalizer(_CountedStats):
         if self.frozen:
             return
         x = x.reshape(-1, *self.mean_abs.shape).to(self.mean_abs.dtype)
-        n = x.shape[0]
+        sums = torch.cat([x.new_full((1,), float(x.shape[0])), x.abs().sum(0).flatten()]).double()
+        distributed.sum_(sums)  # several workers: the batch is all of theirs
+        n = int(sums[0].item())
         if n == 0:
             return
+        b_mean_abs = (sums[1:] / n).view_as(self.mean_abs).to(self.mean_abs.dtype)
         count = self._count()
         if count == 0:
-            self.mean_abs.copy_(x.abs().mean(0))  # the initial ones are placeholders, not samples
+            self.mean_abs.copy_(b_mean_abs)  # the initial ones are placeholders, not samples
         else:
-            self.mean_abs.lerp_(x.abs().mean(0), n / (count + n))
+            self.mean_abs.lerp_(b_mean_abs, n / (count + n))
         self._add_count(n)
 
     def scale(self):

@@ -1,0 +1,54 @@
+"""Training samples/s with 1 and with several workers, side by side in one run (BENCHMARKS.md).
+
+    python tools/bench_workers.py [--devices cpu "cpu cpu"] [--iters 30] [--repeats 2]
+
+Each configuration trains DeepMimic walk (args/deepmimic_humanoid_ppo_args.txt: 32 envs per worker) for
+--iters iterations, the configurations taking turns --repeats times; a run's rate is the samples between
+its first and last log rows over the seconds between them (start-up and compilation excluded, the test
+episodes of each log row included). Prints the median rate of each configuration and its ratio to the
+first.
+"""
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from mimickit.learning.logger import read_log  # noqa: E402
+
+
+def rate(devices, iters, port):
+    with tempfile.TemporaryDirectory() as out:
+        cmd = [sys.executable, os.path.join(ROOT, "mimickit", "run.py"), "--arg_file",
+               os.path.join(ROOT, "args", "deepmimic_humanoid_ppo_args.txt"), "--out_dir", out, "--seed", "0",
+               "--master_port", str(port), "--devices"] + devices.split()
+        per_iter = 32 * 64 * len(devices.split())
+        subprocess.run(cmd + ["--max_samples", str(iters * per_iter)], check=True, cwd=ROOT,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        log = read_log(os.path.join(out, "log.txt"))
+        return (log["samples"][-1] - log["samples"][0]) / (log["wall_time"][-1] - log["wall_time"][0])
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--devices", nargs="+", default=["cpu", "cpu cpu"], help="one configuration per argument")
+    p.add_argument("--iters", type=int, default=30)
+    p.add_argument("--repeats", type=int, default=2)
+    args = p.parse_args()
+    rates = {d: [] for d in args.devices}
+    for r in range(args.repeats):
+        for k, d in enumerate(args.devices):
+            rates[d].append(rate(d, args.iters, 29700 + 10 * r + k))
+            print("repeat %d, --devices %s: %.0f samples/s" % (r, d, rates[d][-1]), flush=True)
+    base = statistics.median(rates[args.devices[0]])
+    for d in args.devices:
+        med = statistics.median(rates[d])
+        print("--devices %-12s %8.0f samples/s  x%.2f" % (d, med, med / base))
+
+
+if __name__ == "__main__":
+    main()
