@@ -300,7 +300,7 @@ class CharEnv(BaseEnv):
     # ---------------- viewer ----------------
     def _init_viewer(self):
         from mimickit.viz.char_viewer import CharViewer
-        self._viewer = CharViewer()
+        self._viewer = CharViewer(live="server")  # a page for a browser on this machine
         self._viewer.add_character("char", self.char_file)
         print("meshcat viewer (env 0): %s" % self._viewer.url(), flush=True)
         self._last_render = None

@@ -6,6 +6,7 @@ Scene layout (relative to the visualizer's root, "/meshcat" by default):
     <char>/<body>/<geom>   fixed geom pose in its body; the mesh sits under it
     floor                  checkerboard at z = 0 (z is up)
 """
+import contextlib
 import time
 
 import numpy as np
@@ -40,6 +41,16 @@ def close_visualizer(vis):
         proc.wait(timeout=10)
 
 
+def _in_kernel():
+    """Whether this runs inside a Jupyter (IPython) kernel, where widgets can be shown."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and hasattr(shell, "kernel")
+
+
 class _Character(object):
     __slots__ = ["model", "node", "body_nodes", "offset"]
 
@@ -53,14 +64,25 @@ class _Character(object):
 class CharViewer(object):
     """Draws MJCF characters in meshcat.
 
-    vis: an existing meshcat.Visualizer (kept open by close()); None starts a new meshcat server,
-    which close() stops.
+    vis: an existing meshcat.Visualizer (kept open by close()); None makes a new one, live as
+    live says: "widget" (a view in the notebook, fed over the widget's comm: no server, no port; works
+    in any Jupyter frontend), "server" (meshcat's server, a page at 127.0.0.1:7000 a browser on this
+    machine opens; for scripts and --visualize), or None: the widget inside a Jupyter kernel, else the
+    server. close() stops what it started.
     """
 
     def __init__(self, vis=None, floor=True, floor_size=20.0, tile_size=0.5, show_grid=False,
-                 show_axes=False):
+                 show_axes=False, live=None, height=400):
         self._owns_vis = vis is None
-        self.vis = meshcat.Visualizer() if vis is None else vis
+        if vis is None:
+            if (live or ("widget" if _in_kernel() else "server")) == "widget":
+                from .widget import WidgetWindow
+                vis = meshcat.Visualizer(window=WidgetWindow(height=height))
+            elif live not in (None, "server"):
+                raise ValueError("live is %r; expected 'widget', 'server' or None" % (live,))
+            else:
+                vis = meshcat.Visualizer()
+        self.vis = vis
         if self._owns_vis:  # a script that never calls close() still stops its server when it exits
             import atexit
             import weakref
@@ -80,8 +102,17 @@ class CharViewer(object):
     def url(self):
         return self.vis.url()
 
+    @property
+    def widget(self):
+        """The live view as a notebook widget (None with meshcat's server)."""
+        return getattr(self.vis.window, "widget", None)
+
     def show(self, height=400):
-        """IPython-displayable iframe of the live viewer (needs the server's port reachable)."""
+        """IPython-displayable live view: the widget, or an iframe of the server's page (which needs the
+        server's port reachable from the browser)."""
+        if self.widget is not None:
+            self.widget.height = int(height)
+            return self.widget
         return self.vis.jupyter_cell(height=height)
 
     def open(self):
@@ -162,8 +193,10 @@ class CharViewer(object):
         self._send_matrices(self.chars[name], mats)
 
     def _send_matrices(self, char, mats):
-        for body_node, mat in zip(char.body_nodes, mats):  # mat [4, 4]
-            body_node.set_transform(mat)
+        hold = getattr(self.vis.window, "hold", None)  # the widget sends a frame's bodies in one message
+        with hold() if hold is not None else contextlib.nullcontext():
+            for body_node, mat in zip(char.body_nodes, mats):  # mat [4, 4]
+                body_node.set_transform(mat)
 
     def _check_pose(self, name, body_pos, body_rot):
         if name not in self.chars:

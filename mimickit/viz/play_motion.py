@@ -28,7 +28,7 @@ def main(argv=None):
 
     char = KinCharModel(args.char_file)
     lib = MotionLib(args.motion_file, char)
-    viewer = CharViewer()
+    viewer = CharViewer(live="server")
     try:
         viewer.add_character("char", args.char_file)
         print("meshcat viewer: %s" % viewer.url(), flush=True)

@@ -1,0 +1,152 @@
+"""The notebook's live 3D view in a real browser: JupyterLab, started here on a free port, driven by
+Playwright in Debian's Chromium. A notebook puts a character in a widget view (CharViewer's default in
+a kernel: no meshcat server, no port), then streams poses: the view must show the character, change
+when the pose changes, and keep up at >= 20 frames a second. Screenshots go to the pytest tmp folder."""
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import numpy as np
+import pytest
+
+from conftest import REPO_ROOT
+
+pytest.importorskip("playwright")
+nbformat = pytest.importorskip("nbformat")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium (apt-get install chromium)")
+
+SKIN = (0.80, 0.62, 0.45)  # the humanoid's geom colour
+SETUP = """import os, sys
+sys.path.insert(0, %r)
+os.chdir(%r)
+import torch
+from mimickit.anim.kin_char_model import KinCharModel
+from mimickit.viz import CharViewer
+km = KinCharModel("data/assets/humanoid/humanoid.xml")
+viewer = CharViewer(height=360)  # in a kernel: the widget view
+viewer.add_character("sim", "data/assets/humanoid/humanoid.xml")
+def pose(bend):
+    dof = torch.zeros(km.num_dofs)
+    dof[0:3] = torch.tensor([0.0, 0.0, bend])  # the abdomen
+    return km.forward_kinematics(torch.tensor([0, 0, 0.9]), torch.tensor([0, 0, 0, 1.0]), dof)
+viewer.set_pose("sim", *pose(0.0))
+viewer.show()""" % (str(REPO_ROOT), str(REPO_ROOT))
+BEND = 'viewer.set_pose("sim", *pose(0.8))'
+STREAM = """import time
+t0, n = time.time(), 0
+while time.time() - t0 < 3.0:
+    viewer.set_pose("sim", *pose(0.8 * (n % 30) / 30.0))
+    n += 1
+print("sent %d frames" % n)"""
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    root = tmp_path_factory.mktemp("lab")
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in (SETUP, BEND, STREAM)]
+    nbformat.write(nb, str(root / "view.ipynb"))
+    port, token = _free_port(), "mimickit-test"
+    log = open(str(root / "lab.log"), "w")
+    proc = subprocess.Popen([sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root",
+                             "--port", str(port), "--IdentityProvider.token=" + token, "--ServerApp.root_dir=" + str(root)],
+                            stdout=log, stderr=subprocess.STDOUT)
+    try:
+        for _ in range(240):
+            try:
+                urllib.request.urlopen("http://127.0.0.1:%d/api/status?token=%s" % (port, token), timeout=2)
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("JupyterLab did not start: " + open(str(root / "lab.log")).read()[-2000:])
+        yield "http://127.0.0.1:%d/lab/tree/%%s?token=%s" % (port, token), root
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def _run_cell(page, index):
+    """Select cell index (0-based) of the open notebook and run it with Shift+Enter."""
+    cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
+    cell.locator(".jp-InputArea-editor").click()
+    page.keyboard.press("Shift+Enter")
+    return cell
+
+
+def _wait_idle(page, cell, timeout=120):
+    """Until cell's prompt shows its execution count (not '*')."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        prompt = cell.locator(".jp-InputPrompt").inner_text()
+        if "*" not in prompt and any(ch.isdigit() for ch in prompt):
+            return
+        time.sleep(0.2)
+    raise AssertionError("cell did not finish: " + prompt)
+
+
+def test_the_widget_view_shows_moves_and_keeps_up(lab, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    from mimickit.viz.screenshot import color_fraction, read_png
+    url, root = lab
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--use-gl=angle", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"])
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 1000})
+            page.goto(url % "view.ipynb")
+            page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120000)
+            page.wait_for_selector(".jp-Notebook-ExecutionIndicator, .jp-KernelStatus", timeout=120000)
+            time.sleep(2)  # the kernel starts
+            _wait_idle(page, _run_cell(page, 0))
+            page.wait_for_selector(".mimickit-meshcat canvas", timeout=120000)
+            view = page.locator(".mimickit-meshcat")
+            view.scroll_into_view_if_needed()
+            time.sleep(1)
+            before = str(tmp_path / "before.png")
+            view.screenshot(path=before)
+            assert color_fraction(read_png(before), SKIN) > 0.01, "no character in the view"
+            _wait_idle(page, _run_cell(page, 1))
+            view.scroll_into_view_if_needed()
+            time.sleep(1)
+            after = str(tmp_path / "after.png")
+            view.screenshot(path=after)
+            a, b = read_png(before), read_png(after)
+            assert a.shape == b.shape
+            changed = float((np.abs(a - b).max(axis=-1) > 0.05).mean())  # pixels the pose change moved
+            assert changed > 0.002, "the pose change did not show (%.4f of the pixels changed)" % changed
+            # frames the browser receives while the kernel streams poses for 3 s
+            pane = page.locator(".mimickit-meshcat")
+            start = int(pane.get_attribute("data-messages") or 0)
+            cell = _run_cell(page, 2)
+            samples = []
+            t_end = time.time() + 6.0
+            while time.time() < t_end:
+                samples.append((time.time(), int(pane.get_attribute("data-messages") or 0)))
+                time.sleep(0.05)
+            _wait_idle(page, cell)
+            page.screenshot(path=str(tmp_path / "lab.png"))
+            moving = [(t, c) for t, c in samples if c > start]
+            assert moving, "no frame arrived"
+            last = max(c for _, c in moving)
+            t_first = moving[0][0]
+            t_last = min(t for t, c in moving if c == last)
+            fps = (last - moving[0][1]) / max(t_last - t_first, 1e-3)
+            print("browser received %d frames at %.0f frames/s" % (last - start, fps))
+            (root / "fps.txt").write_text("%.1f\n" % fps)
+            assert fps >= 20.0, fps
+            page.screenshot(path=str(tmp_path / "lab.png"))
+        finally:
+            browser.close()
