@@ -22,10 +22,16 @@ def _split(char, frames):
     return f[:, :3], rot.exp_map_to_quat(f[:, 3:6]), f[:, 6:]
 
 
+def pose_lowest_points(char, root_pos, root_rot, dof, shapes=None):
+    """Poses (root_pos [T, 3], root_rot [T, 4] xyzw, dof [T, num_dofs]) -> [T] the height of the lowest
+    point of any geom, per pose (m). shapes: the character's GeomShapes, if already built."""
+    body_pos, body_rot = char.forward_kinematics(root_pos, root_rot, dof)
+    return (shapes or GeomShapes(char)).min_heights(body_pos, body_rot).min(dim=-1).values
+
+
 def lowest_points(char, frames):
-    """frames [T, frame_size] -> [T] the height of the lowest point of any geom, per frame (m)."""
-    body_pos, body_rot = char.forward_kinematics(*_split(char, frames))
-    return GeomShapes(char).min_heights(body_pos, body_rot).min(dim=-1).values
+    """frames [T, frame_size] (clip frames) -> [T] the height of the lowest point of any geom (m)."""
+    return pose_lowest_points(char, *_split(char, frames))
 
 
 def limit_excess(char, frames):

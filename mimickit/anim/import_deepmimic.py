@@ -18,7 +18,8 @@ import re
 
 import torch
 
-from mimickit.anim.kin_char_model import GeomShapes, JointType, KinCharModel
+from mimickit.anim.clip_checks import pose_lowest_points
+from mimickit.anim.kin_char_model import JointType, KinCharModel
 from mimickit.anim.motion import LoopMode, Motion, MotionFormatError
 from mimickit.util import rotations as rot
 
@@ -122,9 +123,7 @@ def convert_frames(dm_frames, char_model):
 
 def clip_min_heights(char_model, root_pos, root_rot, dof, shapes=None):
     """Lowest geom point of each frame [N] (metres above z = 0)."""
-    shapes = shapes or GeomShapes(char_model)
-    body_pos, body_rot = char_model.forward_kinematics(root_pos.float(), root_rot.float(), dof.float())
-    return shapes.min_heights(body_pos, body_rot).min(dim=-1).values
+    return pose_lowest_points(char_model, root_pos.float(), root_rot.float(), dof.float(), shapes)
 
 
 def import_clip(in_path, char_model=None, fix_ground=True):
