@@ -99,8 +99,8 @@ def test_net_names_build_the_layers_they_say():
 
 
 class _FixedLengthEnv:
-    """Env i's episodes last lengths[i] steps and end by a fall, except those of the last env, which
-    reach the time limit; a metric of 1 per step of env i is reported as i."""
+    """Env i's episodes last lengths[i] steps and end by a fall, except those of the first env, which
+    reach the time limit (a short one); the metric env_index of every step of env i is i."""
     dt = 0.5
     test_metrics = ("env_index",)
 
@@ -128,7 +128,7 @@ class _FixedLengthEnv:
         self.steps += 1
         ended = self.steps >= self.lengths
         done = torch.where(ended, int(DoneFlags.FAIL), int(DoneFlags.NULL))
-        done[-1] = int(DoneFlags.TIME) if bool(ended[-1]) else int(DoneFlags.NULL)
+        done[0] = int(DoneFlags.TIME) if bool(ended[0]) else int(DoneFlags.NULL)
         info = {"final_return": torch.where(ended, self.steps.float(), 0.0),
                 "final_length": torch.where(ended, self.steps, 0),
                 "env_index": torch.arange(self.num_envs).float()}
@@ -138,7 +138,8 @@ class _FixedLengthEnv:
 
 def test_test_episodes_count_the_first_episode_of_each_env_not_the_first_to_end():
     """With 4 envs whose episodes last 2, 4, 8 and 20 steps, 4 test episodes are one of each (mean 8.5
-    steps, one in four full), not the four that end first (2, 2, 4, 2: the falls)."""
+    steps, one in four full: env 0's, which ends 10 times while env 3 runs once), not the four that end
+    first (2, 2, 4, 2)."""
     from types import SimpleNamespace
 
     from mimickit.learning.base_agent import BaseAgent

@@ -404,3 +404,16 @@ def test_widget_window_keeps_the_scene_and_replays_it_to_a_new_view():
     import base64
     assert "new MeshCat.Viewer" in html and html.count("<script>") == 2 and html.count("</script>") == 2
     assert all(base64.b64encode(b).decode() in html for b in window.scene_commands())
+
+
+def test_a_viewer_only_exported_makes_no_widget(tmp_path):
+    """Export-only viewers (notebooks' `with CharViewer() as v: v.animation_html(...)`) send nothing to the
+    browser: the widget, with meshcat's 0.85 MB script, is made when the view is shown."""
+    pytest.importorskip("anywidget")
+    path = tmp_path / "tiny.xml"
+    path.write_text(TINY_MJCF)
+    with CharViewer(live="widget") as viewer:
+        viewer.add_character("sim", str(path))
+        html = viewer.static_html()
+        assert viewer.vis.window._widget is None and "new MeshCat.Viewer" in html
+        assert viewer.show(height=300).height == 300 and viewer.vis.window._widget is not None

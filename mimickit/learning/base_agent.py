@@ -419,12 +419,12 @@ class EpisodeStats:
     def add(self, done, info, mask=None):
         """done [N] DoneFlags and info (final_return / final_length [N]) of one env step; mask [N] bool:
         count only these envs' episodes (None: all)."""
-        ended = done != DoneFlags.NULL
+        ended, full = done != DoneFlags.NULL, done == DoneFlags.TIME
         if mask is not None:
-            ended = ended & mask
+            ended, full = ended & mask, full & mask
             info = {k: torch.where(mask, info[k], torch.zeros_like(info[k])) for k in ("final_return", "final_length")}
         self.sums += torch.stack([ended.sum(), info["final_return"].sum(), info["final_length"].sum(),
-                                  (done == DoneFlags.TIME).sum()]).to(self.sums.dtype)
+                                  full.sum()]).to(self.sums.dtype)
 
     def count(self):
         return int(self.sums[0])

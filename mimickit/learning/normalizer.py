@@ -116,12 +116,14 @@ class ScaleNormalizer(_CountedStats):
         if self.frozen:
             return
         x = x.reshape(-1, *self.mean_abs.shape).to(self.mean_abs.dtype)
-        sums = torch.cat([x.new_full((1,), float(x.shape[0])), x.abs().sum(0).flatten()]).double()
-        distributed.sum_(sums)  # several workers: the batch is all of theirs
-        n = int(sums[0].item())
+        if distributed.active():  # several workers: the batch is all of theirs
+            sums = distributed.sum_(torch.cat([x.new_full((1,), float(x.shape[0])), x.abs().sum(0).flatten()]).double())
+            n = int(sums[0].item())
+            b_mean_abs = (sums[1:] / max(n, 1)).view_as(self.mean_abs).to(self.mean_abs.dtype)
+        else:
+            n, b_mean_abs = x.shape[0], x.abs().mean(0)
         if n == 0:
             return
-        b_mean_abs = (sums[1:] / n).view_as(self.mean_abs).to(self.mean_abs.dtype)
         count = self._count()
         if count == 0:
             self.mean_abs.copy_(b_mean_abs)  # the initial ones are placeholders, not samples

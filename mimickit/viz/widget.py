@@ -76,10 +76,19 @@ class WidgetWindow:
     web_url = None  # no server: nothing to open in another tab
 
     def __init__(self, widget=None, height=400):
-        self.widget = MeshcatWidget(height=height) if widget is None else widget
+        self._widget, self._height = widget, height
         self.tree = SceneTree()
         self._held = None  # blobs collected by hold(), sent as one message
-        self.widget.on_msg(self._on_msg)
+        if widget is not None:
+            widget.on_msg(self._on_msg)
+
+    @property
+    def widget(self):
+        """The view, made on first use: a viewer only exported to HTML never sends meshcat's script."""
+        if self._widget is None:
+            self._widget = MeshcatWidget(height=self._height)
+            self._widget.on_msg(self._on_msg)
+        return self._widget
 
     # --- what meshcat.Visualizer calls ---
     def send(self, command):
@@ -88,15 +97,16 @@ class WidgetWindow:
         self._record(data["type"], data.get("path", ""), blob)
         if self._held is not None:
             self._held.append(blob)
-        else:
-            self.widget.send({"type": "commands"}, buffers=[blob])
+        elif self._widget is not None:  # no view yet: the scene waits for its "ready"
+            self._widget.send({"type": "commands"}, buffers=[blob])
 
     def get_scene(self):
         """A self-contained HTML page of the scene (meshcat's viewer script and every command inline)."""
         return scene_html(self.scene_commands())
 
     def close(self):
-        self.widget.close()
+        if self._widget is not None:
+            self._widget.close()
 
     # --- batching and replay ---
     @contextlib.contextmanager
@@ -110,8 +120,8 @@ class WidgetWindow:
         finally:
             if not outer:
                 held, self._held = self._held, None
-                if held:
-                    self.widget.send({"type": "commands"}, buffers=held)
+                if held and self._widget is not None:
+                    self._widget.send({"type": "commands"}, buffers=held)
 
     def scene_commands(self):
         """[blob]: the scene as it stands, in the order a new view needs it."""
