@@ -1,12 +1,13 @@
 """Training samples/s with 1 and with several workers, side by side in one run (BENCHMARKS.md).
 
     python tools/bench_workers.py [--devices cpu "cpu cpu"] [--iters 30] [--repeats 2]
+    python tools/bench_workers.py --arg_file args/deepmimic_humanoid_walk_ppo_gpu_args.txt --devices cuda:0 "cuda:0 cuda:1"
 
-Each configuration trains DeepMimic walk (args/deepmimic_humanoid_ppo_args.txt: 32 envs per worker) for
---iters iterations, the configurations taking turns --repeats times; a run's rate is the samples between
-its first and last log rows over the seconds between them (start-up and compilation excluded, the test
-episodes of each log row included). Prints the median rate of each configuration and its ratio to the
-first.
+Each configuration trains with --arg_file (default DeepMimic walk on the CPU engine, its --num_envs per
+worker) for --iters iterations, the configurations taking turns --repeats times; a run's rate is the
+samples between its first and last log rows over the seconds between them (start-up and compilation
+excluded, the test episodes of each log row included). Prints the median rate of each configuration and
+its ratio to the first.
 """
 import argparse
 import os
@@ -21,12 +22,22 @@ sys.path.insert(0, ROOT)
 from mimickit.learning.logger import read_log  # noqa: E402
 
 
-def rate(devices, iters, port):
+def _samples_per_iter(arg_file, workers):
+    """num_envs (of the arg file) x steps_per_iter (of its agent config) x workers."""
+    import yaml
+
+    from mimickit.run import parse_args
+    args = parse_args(["--arg_file", arg_file])
+    with open(os.path.join(ROOT, args["agent_config"])) as f:
+        steps = yaml.safe_load(f).get("steps_per_iter", 32)
+    return args["num_envs"] * steps * workers
+
+
+def rate(arg_file, devices, iters, port):
     with tempfile.TemporaryDirectory() as out:
-        cmd = [sys.executable, os.path.join(ROOT, "mimickit", "run.py"), "--arg_file",
-               os.path.join(ROOT, "args", "deepmimic_humanoid_ppo_args.txt"), "--out_dir", out, "--seed", "0",
-               "--master_port", str(port), "--devices"] + devices.split()
-        per_iter = 32 * 64 * len(devices.split())
+        cmd = [sys.executable, os.path.join(ROOT, "mimickit", "run.py"), "--arg_file", arg_file, "--out_dir", out,
+               "--seed", "0", "--master_port", str(port), "--devices"] + devices.split()
+        per_iter = _samples_per_iter(arg_file, len(devices.split()))
         subprocess.run(cmd + ["--max_samples", str(iters * per_iter)], check=True, cwd=ROOT,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         log = read_log(os.path.join(out, "log.txt"))
@@ -35,6 +46,7 @@ def rate(devices, iters, port):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--arg_file", default=os.path.join(ROOT, "args", "deepmimic_humanoid_ppo_args.txt"))
     p.add_argument("--devices", nargs="+", default=["cpu", "cpu cpu"], help="one configuration per argument")
     p.add_argument("--iters", type=int, default=30)
     p.add_argument("--repeats", type=int, default=2)
@@ -42,7 +54,7 @@ def main():
     rates = {d: [] for d in args.devices}
     for r in range(args.repeats):
         for k, d in enumerate(args.devices):
-            rates[d].append(rate(d, args.iters, 29700 + 10 * r + k))
+            rates[d].append(rate(args.arg_file, d, args.iters, 29700 + 10 * r + k))
             print("repeat %d, --devices %s: %.0f samples/s" % (r, d, rates[d][-1]), flush=True)
     base = statistics.median(rates[args.devices[0]])
     for d in args.devices:
