@@ -8,6 +8,23 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))  # `import mimickit` without installing the package
 
 
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on now (for servers and workers a test starts)."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def process_alive(pid):
+    """Whether process pid runs (a zombie, exited and awaiting its reaping, does not)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 @pytest.fixture(scope="session")
 def humanoid_xml():
     return str(REPO_ROOT / "data" / "assets" / "humanoid" / "humanoid.xml")

@@ -3,7 +3,6 @@ Playwright in Debian's Chromium. A notebook puts a character in a widget view (C
 a kernel: no meshcat server, no port), then streams poses: the view must show the character, change
 when the pose changes, and keep up at >= 20 frames a second. Screenshots go to the pytest tmp folder."""
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -12,7 +11,7 @@ import urllib.request
 import numpy as np
 import pytest
 
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, free_port
 
 pytest.importorskip("playwright")
 nbformat = pytest.importorskip("nbformat")
@@ -44,12 +43,6 @@ while time.time() - t0 < 3.0:
 print("sent %d frames" % n)"""
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     root = tmp_path_factory.mktemp("lab")
@@ -57,7 +50,7 @@ def lab(tmp_path_factory):
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [nbformat.v4.new_code_cell(c) for c in (SETUP, BEND, STREAM)]
     nbformat.write(nb, str(root / "view.ipynb"))
-    port, token = _free_port(), "mimickit-test"
+    port, token = free_port(), "mimickit-test"
     log = open(str(root / "lab.log"), "w")
     proc = subprocess.Popen([sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root",
                              "--port", str(port), "--IdentityProvider.token=" + token, "--ServerApp.root_dir=" + str(root)],

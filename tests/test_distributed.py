@@ -3,7 +3,6 @@ gradients averaged, normalizers merged exactly, parameters checked equal at ever
 worker that dies ends the run with one line and leaves no process behind."""
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,16 +14,11 @@ import yaml
 from mimickit.learning.logger import read_log
 from mimickit.run import UsageError, parse_args
 
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, free_port, process_alive
 
 AGENTS = {"ppo": ("deepmimic_humanoid_env.yaml", "deepmimic_humanoid_ppo_agent.yaml"),
           "amp": ("amp_humanoid_env.yaml", "amp_humanoid_agent.yaml")}
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def tiny_agent(tmp_path, name, **extra):
@@ -116,14 +110,6 @@ def _children(pid):
     return kids
 
 
-def _alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 def test_a_killed_worker_ends_the_run_with_one_line_and_no_process_left(tmp_path):
     proc = subprocess.Popen(cli(tmp_path, "ppo", "--devices", "cpu", "cpu", max_samples=10 ** 9), cwd=str(REPO_ROOT),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -140,7 +126,7 @@ def test_a_killed_worker_ends_the_run_with_one_line_and_no_process_left(tmp_path
         lines = [x for x in err.splitlines() if x.startswith("error")]  # (the rest is rank 0's progress bar)
         assert len(lines) == 1 and "Traceback" not in err, err[-2000:]
         assert lines[0].startswith("error: worker") and lines[0].endswith("(cpu) was killed by SIGKILL"), lines
-        assert not [p for p in workers if _alive(p)], "a worker outlived the run"
+        assert not [p for p in workers if process_alive(p)], "a worker outlived the run"
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -19,7 +19,7 @@ from mimickit.viz import (CharViewer, capsule_mesh, close_visualizer, find_chrom
                           iframe_html, screenshot_html)
 from mimickit.viz.screenshot import color_fraction, image_diff_fraction, read_png  # noqa: E402
 
-from conftest import REPO_ROOT  # noqa: E402
+from conftest import REPO_ROOT, process_alive  # noqa: E402
 
 S = np.sqrt(0.5)
 
@@ -352,22 +352,15 @@ def test_a_terminated_visualized_run_leaves_no_meshcat_server(tmp_path):
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 128 + signal.SIGTERM
         deadline = time.time() + 10
-        while time.time() < deadline and [p for p in _tagged_pids(tag) if _alive(p)]:
+        while time.time() < deadline and [p for p in _tagged_pids(tag) if process_alive(p)]:
             time.sleep(0.2)
-        assert not [p for p in _tagged_pids(tag) if _alive(p)], "meshcat server left behind"
+        assert not [p for p in _tagged_pids(tag) if process_alive(p)], "meshcat server left behind"
     finally:
         if proc.poll() is None:
             proc.kill()
         for p in _tagged_pids(tag):
             os.kill(p, signal.SIGKILL)
 
-
-def _alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().split(")")[-1].split()[0] != "Z"  # a zombie is gone, awaiting its reaping
-    except OSError:
-        return False
 
 
 def test_widget_window_keeps_the_scene_and_replays_it_to_a_new_view():

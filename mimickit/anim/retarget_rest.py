@@ -45,13 +45,18 @@ def check_same_tree(src, dst):
                              % (name, describe(js), src.file, describe(jd), dst.file))
 
 
+def world_rotations(char, frames):
+    """Clip frames [T, frame_size] of char -> every body's world rotation [T, B, 4] (xyzw), in float64."""
+    frames = torch.as_tensor(frames, dtype=torch.float64)
+    return char.forward_kinematics(frames[:, :3], rot.exp_map_to_quat(frames[:, 3:6]), frames[:, 6:])[1]
+
+
 def retarget_frames(src, dst, frames):
     """frames [T, src.frame_size] (clip frames of src) -> [T, dst.frame_size] of dst, every body in the
     same world orientation. src, dst: KinCharModel of the same tree."""
     check_same_tree(src, dst)
     frames = torch.as_tensor(frames, dtype=torch.float64)
-    root_pos, root_rot = frames[:, :3], rot.exp_map_to_quat(frames[:, 3:6])
-    _, world = src.forward_kinematics(root_pos, root_rot, frames[:, 6:])  # [T, B, 4]
+    world = world_rotations(src, frames)  # [T, B, 4]
     parents = torch.tensor([max(p, 0) for p in dst.parent_indices])
     rest = dst.body_rest_rots.to(torch.float64)  # [B, 4]
     frame_rot = rot.quat_mul(world[:, parents], rest.expand_as(world))  # [T, B, 4]: parent * rest
@@ -63,8 +68,7 @@ def retarget_frames(src, dst, frames):
 
 def orientation_error_deg(char, frames, reference_world):
     """The largest angle (degrees) between char's body orientations in frames and reference_world [T, B, 4]."""
-    frames = torch.as_tensor(frames, dtype=torch.float64)
-    _, world = char.forward_kinematics(frames[:, :3], rot.exp_map_to_quat(frames[:, 3:6]), frames[:, 6:])
+    world = world_rotations(char, frames)
     diff = rot.quat_mul(rot.quat_conjugate(rot.quat_normalize(reference_world)), rot.quat_normalize(world))
     # the relative rotation's angle, by atan2 (acos near 1 would turn round-off of 1e-8 into 0.02 deg)
     angle = 2.0 * torch.atan2(diff[..., :3].norm(dim=-1), diff[..., 3].abs())
@@ -86,9 +90,7 @@ def main(argv=None):
     except ValueError as e:
         print("retarget_rest: %s" % e, file=sys.stderr)
         return 1
-    f = torch.as_tensor(motion.frames, dtype=torch.float64)
-    _, world = src.forward_kinematics(f[:, :3], rot.exp_map_to_quat(f[:, 3:6]), f[:, 6:])
-    err = orientation_error_deg(dst, out, world)
+    err = orientation_error_deg(dst, out, world_rotations(src, motion.frames))
     Motion(motion.loop_mode, motion.fps, out.numpy(), path=args.clip_out).save(args.clip_out)
     print("%s -> %s: %d frames; body orientations kept within %.2g deg" % (args.clip_in, args.clip_out,
                                                                            motion.num_frames, err))
