@@ -95,6 +95,39 @@ def _episodes():
     return EpisodeStats("cpu")
 
 
+def test_error_vector_matches_a_hand_computation():
+    env = add_env(2, disc_obs="errors")
+    env.reset()
+    km = env.char_model
+    joints = [j.name for j in km.movable_joints]
+    num_keys = len(env.config["key_bodies"])
+    assert env.disc_obs_dim == 5 + len(joints) + km.num_dofs + num_keys
+    put_on_reference(env)
+    assert env.get_disc_obs().abs().max() < 1e-3  # on the reference: every error is zero
+    # moved 0.1 m along x and 0.05 m up: ground distance, height and every key body's error, nothing else
+    put_on_reference(env, root_shift=torch.tensor([0.1, 0.0, 0.05]))
+    moved = env.get_disc_obs()
+    assert torch.allclose(moved[:, 0], torch.full((2,), 0.1), atol=1e-4)
+    assert torch.allclose(moved[:, 1], torch.full((2,), 0.05), atol=1e-4)
+    assert torch.allclose(moved[:, -num_keys:], torch.full((2, num_keys), math.hypot(0.1, 0.05)), atol=1e-4)
+    assert moved[:, 2:-num_keys].abs().max() < 1e-3
+    # the right knee bent 0.3 rad more: its angle entry is 0.3, the right foot's position error grows
+    shift = torch.zeros(km.num_dofs)
+    knee = next(j for j in km.movable_joints if j.name == "right_knee")
+    shift[km.joint_dof_slice(knee)] = 0.3
+    put_on_reference(env, dof_shift=shift)
+    bent = env.get_disc_obs()
+    assert torch.allclose(bent[:, 5 + joints.index("right_knee")], torch.full((2,), 0.3), atol=1e-3)
+    foot = env.config["key_bodies"].index("right_foot")
+    assert (bent[:, -num_keys + foot] > 0.05).all()
+    assert (bent >= 0).all()
+    changed = set((bent.abs() > 1e-3).any(0).nonzero().flatten().tolist())
+    assert changed == {5 + joints.index("right_knee"), env.disc_obs_dim - num_keys + foot}
+    env.close()
+    with pytest.raises(ConfigError, match="disc_obs is 'error'; expected one of features, errors"):
+        add_env(1, disc_obs="error")
+
+
 def test_add_reward_falls_as_the_tracking_error_grows_on_a_recorded_rollout(tmp_path):
     """Neutral actions (plus a little noise) from a reference start: the character drifts from the clip. A discriminator trained
     on that rollout's differences against zeros pays less the further the character is from the clip."""
@@ -170,3 +203,23 @@ def test_add_gradient_penalty_is_the_mean_over_zeros_and_policy_differences(tmp_
     assert torch.allclose(stats["disc_grad_penalty"], expected, rtol=1e-4)
     assert not torch.allclose(expected, gradient_penalty(agent.disc(x_real), x_real), rtol=1e-2)
     env.close()
+
+
+def test_equal_budget_curves_read_every_shipped_log_and_prefer_a_run_folder(tmp_path):
+    """The equal-budget figure (BENCHMARKS.md, notebook 07): every cell's log in data/logs/compare, and a
+    run folder's own log.txt first when one is given."""
+    from mimickit.viz.curves import COMPARE_CLIPS, COMPARE_METHODS, compare_logs, plot_compare_curves
+    logs = compare_logs(os.path.join(REPO_ROOT, "data", "logs", "compare"))
+    assert set(logs) == {(k, c) for k, _ in COMPARE_METHODS for c in COMPARE_CLIPS}
+    missing = [cell for cell, log in logs.items() if log is None]
+    assert not missing, missing
+    run = tmp_path / "add_walk"
+    run.mkdir()
+    (run / "log.txt").write_text("iteration samples tracking_error_m\n1 1000 0.5\n2 2000 0.25\n")
+    mixed = compare_logs(os.path.join(REPO_ROOT, "data", "logs", "compare"), runs_dir=str(tmp_path))
+    assert mixed["add", "walk"]["tracking_error_m"] == [0.5, 0.25]
+    assert mixed["add", "run"]["samples"] == logs["add", "run"]["samples"]
+    fig = plot_compare_curves(mixed)
+    lines = fig.axes[0].get_lines()  # the walk panel: DeepMimic, then the run folder's ADD
+    assert [line.get_label() for line in lines] == ["DeepMimic", "ADD"]
+    assert list(lines[1].get_ydata()) == [0.5, 0.25] and list(lines[1].get_xdata()) == [0.001, 0.002]

@@ -2,20 +2,15 @@
 Playwright in Debian's Chromium. A notebook puts a character in a widget view (CharViewer's default in
 a kernel: no meshcat server, no port), then streams poses: the view must show the character, change
 when the pose changes, and keep up at >= 20 frames a second. Screenshots go to the pytest tmp folder."""
-import shutil
-import subprocess
-import sys
 import time
-import urllib.request
 
-import numpy as np
 import pytest
 
-from conftest import REPO_ROOT, free_port
+from browser_lab import CHROMIUM, CHROMIUM_ARGS, changed_fraction, jupyter_lab, open_notebook, run_cell, wait_idle
+from conftest import REPO_ROOT
 
 pytest.importorskip("playwright")
 nbformat = pytest.importorskip("nbformat")
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium (apt-get install chromium)")
 
 SKIN = (0.80, 0.62, 0.45)  # the humanoid's geom colour
@@ -50,43 +45,8 @@ def lab(tmp_path_factory):
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [nbformat.v4.new_code_cell(c) for c in (SETUP, BEND, STREAM)]
     nbformat.write(nb, str(root / "view.ipynb"))
-    port, token = free_port(), "mimickit-test"
-    log = open(str(root / "lab.log"), "w")
-    proc = subprocess.Popen([sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root",
-                             "--port", str(port), "--IdentityProvider.token=" + token, "--ServerApp.root_dir=" + str(root)],
-                            stdout=log, stderr=subprocess.STDOUT)
-    try:
-        for _ in range(240):
-            try:
-                urllib.request.urlopen("http://127.0.0.1:%d/api/status?token=%s" % (port, token), timeout=2)
-                break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("JupyterLab did not start: " + open(str(root / "lab.log")).read()[-2000:])
-        yield "http://127.0.0.1:%d/lab/tree/%%s?token=%s" % (port, token), root
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-
-
-def _run_cell(page, index):
-    """Select cell index (0-based) of the open notebook and run it with Shift+Enter."""
-    cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
-    cell.locator(".jp-InputArea-editor").click()
-    page.keyboard.press("Shift+Enter")
-    return cell
-
-
-def _wait_idle(page, cell, timeout=120):
-    """Until cell's prompt shows its execution count (not '*')."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        prompt = cell.locator(".jp-InputPrompt").inner_text()
-        if "*" not in prompt and any(ch.isdigit() for ch in prompt):
-            return
-        time.sleep(0.2)
-    raise AssertionError("cell did not finish: " + prompt)
+    with jupyter_lab(root, root) as url:
+        yield url, root
 
 
 def test_the_widget_view_shows_moves_and_keeps_up(lab, tmp_path):
@@ -95,15 +55,10 @@ def test_the_widget_view_shows_moves_and_keeps_up(lab, tmp_path):
     from mimickit.viz.screenshot import color_fraction, read_png
     url, root = lab
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--use-gl=angle", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"])
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1200, "height": 1000})
-            page.goto(url % "view.ipynb")
-            page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120000)
-            page.wait_for_selector(".jp-Notebook-ExecutionIndicator, .jp-KernelStatus", timeout=120000)
-            time.sleep(2)  # the kernel starts
-            _wait_idle(page, _run_cell(page, 0))
+            page = open_notebook(browser, url % "view.ipynb")
+            wait_idle(page, run_cell(page, 0))
             page.wait_for_selector(".mimickit-meshcat canvas", timeout=120000)
             view = page.locator(".mimickit-meshcat")
             view.scroll_into_view_if_needed()
@@ -111,25 +66,23 @@ def test_the_widget_view_shows_moves_and_keeps_up(lab, tmp_path):
             before = str(tmp_path / "before.png")
             view.screenshot(path=before)
             assert color_fraction(read_png(before), SKIN) > 0.01, "no character in the view"
-            _wait_idle(page, _run_cell(page, 1))
+            wait_idle(page, run_cell(page, 1))
             view.scroll_into_view_if_needed()
             time.sleep(1)
             after = str(tmp_path / "after.png")
             view.screenshot(path=after)
-            a, b = read_png(before), read_png(after)
-            assert a.shape == b.shape
-            changed = float((np.abs(a - b).max(axis=-1) > 0.05).mean())  # pixels the pose change moved
+            changed = changed_fraction(read_png(before), read_png(after))  # pixels the pose change moved
             assert changed > 0.002, "the pose change did not show (%.4f of the pixels changed)" % changed
             # frames the browser receives while the kernel streams poses for 3 s
             pane = page.locator(".mimickit-meshcat")
             start = int(pane.get_attribute("data-messages") or 0)
-            cell = _run_cell(page, 2)
+            cell = run_cell(page, 2)
             samples = []
             t_end = time.time() + 6.0
             while time.time() < t_end:
                 samples.append((time.time(), int(pane.get_attribute("data-messages") or 0)))
                 time.sleep(0.05)
-            _wait_idle(page, cell)
+            wait_idle(page, cell)
             page.screenshot(path=str(tmp_path / "lab.png"))
             moving = [(t, c) for t, c in samples if c > start]
             assert moving, "no frame arrived"

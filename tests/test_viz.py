@@ -410,3 +410,21 @@ def test_a_viewer_only_exported_makes_no_widget(tmp_path):
         html = viewer.static_html()
         assert viewer.vis.window._widget is None and "new MeshCat.Viewer" in html
         assert viewer.show(height=300).height == 300 and viewer.vis.window._widget is not None
+
+
+def test_link_frame_links_a_slider_to_the_views_animation_frame(tiny_file):
+    ipywidgets = pytest.importorskip("ipywidgets")
+    with CharViewer(live="widget") as viewer:
+        viewer.add_character("a", tiny_file)
+        slider = ipywidgets.IntSlider(value=7, min=0, max=20)
+        link = viewer.link_frame(slider, 24.0)
+        view = viewer.widget
+        assert view.anim_fps == 24.0
+        assert (link.source, link.target) == ((slider, "value"), (view, "anim_frame"))
+        other = ipywidgets.IntSlider()
+        second = viewer.link_frame(other, 30.0)  # one slider at a time: the first link is ended
+        assert second.target == (view, "anim_frame") and view.anim_fps == 30.0
+        assert link.comm is None and second.comm is not None  # unlink() closed the first link's widget
+    with CharViewer(live="server") as server:
+        with pytest.raises(RuntimeError, match="widget view"):
+            server.link_frame(ipywidgets.IntSlider(), 30.0)

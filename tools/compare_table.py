@@ -20,10 +20,8 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from mimickit.learning.logger import read_log  # noqa: E402
-
-CLIPS = ("walk", "run", "spinkick", "backflip", "cartwheel")
-METHODS = (("deepmimic", "DeepMimic"), ("add", "ADD"))
+from mimickit.viz.curves import COMPARE_CLIPS as CLIPS, COMPARE_METHODS as METHODS  # noqa: E402
+from mimickit.viz.curves import compare_logs, plot_compare_curves  # noqa: E402
 
 
 def evaluate(actor, arg_file, episodes):
@@ -44,16 +42,14 @@ def main(argv=None):
     p.add_argument("--episodes", type=int, default=32)
     p.add_argument("--figure", default=None, help="write the learning curves here (PNG)")
     args = p.parse_args(argv)
-    rows, logs = [], {}
+    rows = []
+    logs = compare_logs(os.path.join(ROOT, "data", "logs", "compare"), runs_dir=args.runs_dir)
     for clip in CLIPS:
         row = [clip]
         for key, _ in METHODS:
             name = "%s_%s" % (key, clip)
             run = os.path.join(args.runs_dir, name)
-            log_file = os.path.join(run, "log.txt")
-            if not os.path.isfile(log_file):
-                log_file = os.path.join(ROOT, "data", "logs", "compare", name + "_log.txt")
-            log = logs[key, clip] = read_log(log_file) if os.path.isfile(log_file) else None
+            log = logs[key, clip]
             actor = os.path.join(run, "model_actor.pt")
             if log is None or not os.path.isfile(actor):
                 row += ["-"] * 4
@@ -70,21 +66,7 @@ def main(argv=None):
     for row in rows:
         print("| " + " | ".join(row) + " |")
     if args.figure:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        fig, axes = plt.subplots(1, len(CLIPS), figsize=(3.2 * len(CLIPS), 3.0), sharey=True)
-        for ax, clip in zip(axes, CLIPS):
-            for key, name in METHODS:
-                log = logs[key, clip]
-                if log is None:
-                    continue
-                ax.plot([s / 1e6 for s in log["samples"]], log["tracking_error_m"], label=name)
-            ax.set(title=clip, xlabel="samples (M)")
-        axes[0].set_ylabel("tracking error (m)")
-        axes[0].legend()
-        fig.tight_layout()
-        fig.savefig(args.figure, dpi=110)
+        plot_compare_curves(logs).savefig(args.figure, dpi=110)
         print("wrote", args.figure)
 
 

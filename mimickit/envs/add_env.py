@@ -15,14 +15,24 @@ Perfect tracking is the zero vector: it is the only "real" sample (``sample_disc
 zeros), every policy difference is "fake", so the discriminator learns how far from zero, in which
 directions, tracking is off, without reward weights or scales to tune.
 
+``disc_obs: errors`` gives D another differential vector: non-negative tracking errors, one per objective,
+as the ADD paper writes its differential vector (each zero when tracking is perfect): the root's ground
+distance and height difference to the reference, its rotation angle, the norms of its linear and angular
+velocity errors, each joint's rotation angle, each DoF's velocity error and each key body's world position
+error (``tracking_errors``). ``features`` (the default) is the signed difference above.
+
 The hand-made DeepMimic terms are still computed (``reward_terms``, as in DeepMimic's env) so that they can
 be compared with the discriminator's reward; they are not paid.
 """
 import torch
 
+from mimickit.engines.engine import ConfigError
 from mimickit.envs.amp_env import compute_disc_obs, disc_obs_frame_dim, ref_disc_frame, sim_disc_frame
-from mimickit.envs.deepmimic_env import DeepMimicEnv
+from mimickit.envs.deepmimic_env import DeepMimicEnv, sim_vel_to_dof_vel
 from mimickit.util import rotations as rot
+from mimickit.util.indexing import take
+
+DISC_OBS_KINDS = ("features", "errors")
 
 
 def differential_obs(sim_rows, ref_rows, layout):
@@ -35,19 +45,55 @@ def differential_obs(sim_rows, ref_rows, layout):
     return torch.cat([offset, diff[:, 2:]], dim=-1)
 
 
+def tracking_errors(root_pos, root_rot, root_vel, root_ang_vel, joint_rot, dof_vel, body_pos, ref,
+                    joint_body_ids, key_ids):
+    """The non-negative differential vector (``disc_obs: errors``) [N, 5 + J + num_dofs + K]: root ground
+    distance and |height difference| (m), root rotation angle (rad), |root velocity error| (m/s), |root
+    angular velocity error| (rad/s), each joint's rotation angle [J], each DoF's |velocity error| [num_dofs]
+    and each key body's world position error [K]; all zero at perfect tracking. The simulated state: root
+    [N, 3] (rot [N, 4] xyzw), joint_rot [N, B, 4] local, dof_vel [N, num_dofs] motion layout, body_pos
+    [N, B, 3]; ref a MotionFrame [N] with body positions."""
+    root_err = root_pos - ref.root_pos
+    return torch.cat([
+        root_err[:, :2].norm(dim=-1, keepdim=True), root_err[:, 2:3].abs(),
+        rot.quat_diff_angle(root_rot, ref.root_rot).unsqueeze(-1),
+        (root_vel - ref.root_vel).norm(dim=-1, keepdim=True), (root_ang_vel - ref.root_ang_vel).norm(dim=-1, keepdim=True),
+        take(rot.quat_diff_angle(joint_rot, ref.joint_rot), 1, joint_body_ids),
+        (dof_vel - ref.dof_vel).abs(),
+        take((body_pos - ref.body_pos).norm(dim=-1), 1, key_ids),
+    ], dim=-1)
+
+
 class ADDEnv(DeepMimicEnv):
+    CONFIG_KEYS = dict(DeepMimicEnv.CONFIG_KEYS, **{
+        "disc_obs": "features",  # D's differential vector: "features" (signed) or "errors" (non-negative)
+    })
+
     def __init__(self, config, engine_config_file, num_envs, device="cpu", visualize=False,
                  path="<env config>"):
         super().__init__(config, engine_config_file, num_envs, device, visualize, path)
+        if self.config["disc_obs"] not in DISC_OBS_KINDS:
+            raise ConfigError("%s: disc_obs is %r; expected one of %s" % (path, self.config["disc_obs"],
+                                                                          ", ".join(DISC_OBS_KINDS)))
         self._layout = (len(self._joint_body_ids), self.char_model.num_dofs, len(self._key_ids))
         self._disc_obs = torch.zeros(self.num_envs, self.disc_obs_dim, device=self.device)  # [N, F]
 
     @property
     def disc_obs_dim(self):
+        if self.config["disc_obs"] == "errors":
+            num_joints, num_dofs, num_keys = self._layout
+            return 5 + num_joints + num_dofs + num_keys
         return disc_obs_frame_dim(*self._layout)
 
     def get_disc_obs(self):
         """[N, disc_obs_dim]: the differential observation of the current state against the reference."""
+        if self.config["disc_obs"] == "errors":
+            e, km = self.engine, self.char_model
+            dof_pos = e.get_dof_pos()
+            joint_rot = km.dof_to_local_rot(km.sim_to_dof(dof_pos))  # [N, B, 4]
+            return tracking_errors(e.get_root_pos(), e.get_root_rot(), e.get_root_vel(), e.get_root_ang_vel(),
+                                   joint_rot, sim_vel_to_dof_vel(km, dof_pos, e.get_dof_vel()), e.get_body_pos(),
+                                   self._ref_frame(), self._joint_body_ids, self._key_ids)
         sim = sim_disc_frame(self.engine, self.char_model, self._joint_body_ids, self._key_ids)
         ref = ref_disc_frame(self._ref_frame(), self.char_model, self._joint_body_ids, self._key_ids)
         return differential_obs(sim, ref, self._layout)

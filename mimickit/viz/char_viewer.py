@@ -288,6 +288,22 @@ class CharViewer(object):
         self.vis.set_animation(anim, play=play, repetitions=_LOOP_REPETITIONS if loop else 1)
         return anim
 
+    def link_frame(self, frame_widget, fps):
+        """Scrubbing without a round trip to the kernel: the live widget view shows its animation (sent with
+        set_animation(..., play=False)) at frame frame_widget.value (an IntSlider or a Play), moved in the
+        browser at the browser's frame rate. A kernel callback of the slider then waits on ipywidgets'
+        one-update-in-flight round trip for the labels and plots alone. -> the ipywidgets link
+        (``.unlink()`` ends it)."""
+        import ipywidgets
+        view = self.widget
+        if view is None:
+            raise RuntimeError("link_frame needs the widget view (CharViewer(live='widget'), or a Jupyter kernel)")
+        if getattr(self, "_frame_link", None) is not None:
+            self._frame_link.unlink()  # one slider at a time drives the view
+        view.anim_fps = float(fps)
+        self._frame_link = ipywidgets.jslink((frame_widget, "value"), (view, "anim_frame"))
+        return self._frame_link
+
     def clear_animation(self):
         """Drops the last animation sent, so later exports show the current still poses."""
         self.vis.set_animation(Animation(), play=False)

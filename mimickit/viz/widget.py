@@ -43,17 +43,34 @@ export default {
     pane.style.position = "relative";
     el.appendChild(pane);
     const viewer = new MeshCat.Viewer(pane);
-    let frames = 0;
+    let frames = 0, seeks = 0;
+    // anim_frame >= 0: the animation stands at that frame (a linked slider moves it here, in the page)
+    const seek = () => {
+      const frame = model.get("anim_frame");
+      if (frame < 0 || !viewer.animator || viewer.animator.actions.length === 0) return;
+      viewer.animator.pause();  // the animator's clock stops; its actions are made active to hold a pose
+      for (const action of viewer.animator.actions) {
+        if (!action.isScheduled()) action.play();
+      }
+      viewer.animator.seek(frame / model.get("anim_fps"));
+      seeks += 1;
+      pane.dataset.seeks = String(seeks);  // read by the browser test
+    };
     const onMsg = (msg, buffers) => {
       for (const b of buffers) {
         viewer.handle_command_bytearray(new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
       }
       frames += 1;
       pane.dataset.messages = String(frames);  // read by the browser test
+      seek();  // a new animation starts at the linked frame
     };
     model.on("msg:custom", onMsg);
+    model.on("change:anim_frame", seek);
     model.send({ type: "ready" });  // the kernel answers with the whole scene
-    return () => model.off("msg:custom", onMsg);
+    return () => {
+      model.off("msg:custom", onMsg);
+      model.off("change:anim_frame", seek);
+    };
   },
 };
 """
@@ -64,6 +81,9 @@ class MeshcatWidget(anywidget.AnyWidget):
     _esm = traitlets.Unicode(_ESM).tag(sync=True)
     _bundle = traitlets.Unicode("").tag(sync=True)  # meshcat's viewer script, sent once per widget
     height = traitlets.Int(400).tag(sync=True)
+    # the frame the animation stands at (-1: it plays); CharViewer.link_frame links a slider to it
+    anim_frame = traitlets.Float(-1.0).tag(sync=True)
+    anim_fps = traitlets.Float(30.0).tag(sync=True)
 
     def __init__(self, height=400, **kwargs):
         with open(_BUNDLE_FILE, encoding="utf-8") as f:
