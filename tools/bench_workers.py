@@ -4,10 +4,10 @@
     python tools/bench_workers.py --arg_file args/deepmimic_humanoid_walk_ppo_gpu_args.txt --devices cuda:0 "cuda:0 cuda:1"
 
 Each configuration trains with --arg_file (default DeepMimic walk on the CPU engine, its --num_envs per
-worker) for --iters iterations, the configurations taking turns --repeats times; a run's rate is the
-samples between its first and last log rows over the seconds between them (start-up and compilation
-excluded, the test episodes of each log row included). Prints the median rate of each configuration and
-its ratio to the first.
+worker; its agent config set to log every --iters / 3 iterations) for --iters iterations, the
+configurations taking turns --repeats times; a run's rate is the samples between its first and last log
+rows over the seconds between them (start-up and compilation excluded, the test episodes of each log row
+included). Prints the median rate of each configuration and its ratio to the first.
 """
 import argparse
 import os
@@ -33,10 +33,27 @@ def _samples_per_iter(arg_file, workers):
     return args["num_envs"] * steps * workers
 
 
+def _agent_config_logging_every(arg_file, every, out):
+    """A copy of the arg file's agent config that logs (and runs its test episodes) every `every` iterations
+    -> its path: a rate needs at least two log rows inside the measured iterations (the GPU configs log
+    every 40 or 50)."""
+    import yaml
+
+    from mimickit.run import parse_args
+    with open(os.path.join(ROOT, parse_args(["--arg_file", arg_file])["agent_config"])) as f:
+        cfg = yaml.safe_load(f)
+    cfg["iters_per_output"] = every
+    path = os.path.join(out, "agent.yaml")
+    with open(path, "w") as f:
+        yaml.safe_dump(cfg, f, sort_keys=False)
+    return path
+
+
 def rate(arg_file, devices, iters, port):
     with tempfile.TemporaryDirectory() as out:
+        agent = _agent_config_logging_every(arg_file, max(1, iters // 3), out)
         cmd = [sys.executable, os.path.join(ROOT, "mimickit", "run.py"), "--arg_file", arg_file, "--out_dir", out,
-               "--seed", "0", "--master_port", str(port), "--devices"] + devices.split()
+               "--agent_config", agent, "--seed", "0", "--master_port", str(port), "--devices"] + devices.split()
         per_iter = _samples_per_iter(arg_file, len(devices.split()))
         subprocess.run(cmd + ["--max_samples", str(iters * per_iter)], check=True, cwd=ROOT,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -4,12 +4,14 @@
 #                                                               args/deepmimic_humanoid_<clip>_ppo_gpu_args.txt)
 #                                                               or a config (args/<name>_gpu_args.txt, e.g. amp_humanoid,
 #                                                               or args/compare/<name>_gpu_args.txt, e.g. add_walk)
-#   bash tools/gpu_train.sh collect                             actor checkpoints and logs -> $OUT
+#   bash tools/gpu_train.sh collect                             actor checkpoints and logs -> $OUT, as one tar
+#                                                               in 15 MB parts ($OUT takes files of 16 MB at
+#                                                               most, 8 a call): cat results.tar.part* | tar -x
 #   INIT_DIR=warm CLIPS=run bash tools/gpu_train.sh start       start from warm/run_actor.pt (fine-tune)
-#   FULL=1 CLIPS=run bash tools/gpu_train.sh collect            also the full checkpoint, in 15 MB parts
-#                                                               ($OUT takes files of 16 MB at most, 8 a call)
-#   CKPT_DIR=ckpt CLIPS=run bash tools/gpu_train.sh start       on a fresh machine: resume from those parts,
-#                                                               carried back in ckpt/ (run_model.pt.part*)
+#   FULL=1 CLIPS=run bash tools/gpu_train.sh collect            also the full checkpoint (model.pt) in the tar
+#   CKPT_DIR=ckpt CLIPS=run bash tools/gpu_train.sh start       on a fresh machine: resume from ckpt/run_model.pt
+#                                                               (a full checkpoint carried back; or its parts,
+#                                                               ckpt/run_model.pt.part*)
 #   GPU=1 CLIPS=add_walk bash tools/gpu_train.sh start          on a machine of several GPUs: run on GPU 1
 # A run resumes from its own checkpoint when started again on the same machine. Each run uses its own
 # snapshot of the source, taken when it starts, so later calls (which re-send the working tree) and
@@ -24,7 +26,7 @@ for c in $clips; do
     src="$root/src_$c"
     rm -rf "$src" && mkdir -p "$src" && cp -r mimickit args data "$src/"
     resume=""
-    parts=$(ls "${CKPT_DIR:-ckpt}/${c}_model.pt.part"* 2>/dev/null)
+    parts=$(ls "${CKPT_DIR:-ckpt}/${c}_model.pt" "${CKPT_DIR:-ckpt}/${c}_model.pt.part"* 2>/dev/null)
     if [ -f "$root/$c/model.pt" ]; then
       resume="--model_file $root/$c/model.pt"
     elif [ -n "$parts" ]; then
@@ -41,12 +43,19 @@ for c in $clips; do
       > "$root/$c.out" 2>&1 < /dev/null &)
     echo "started $c on GPU ${GPU:-0} $resume"
   else
-    cp "$root/$c/model_actor.pt" "$OUT/${c}_actor.pt" 2>/dev/null
-    cp "$root/$c/log.txt" "$OUT/${c}_log.txt" 2>/dev/null
+    mkdir -p "$root/collect/$c"
+    cp "$root/$c/model_actor.pt" "$root/$c/log.txt" "$root/collect/$c/" 2>/dev/null
+    tail -n 200 "$root/$c.out" > "$root/collect/$c/out.txt" 2>/dev/null
     if [ "${FULL:-0}" = 1 ] && [ -f "$root/$c/model.pt" ]; then
-      cp "$root/$c/model.pt" "$root/$c/model_copy.pt"  # a consistent copy: training may rewrite model.pt
-      split -b 15m -d -a 1 "$root/$c/model_copy.pt" "$OUT/${c}_model.pt.part" && rm "$root/$c/model_copy.pt"
+      cp "$root/$c/model.pt" "$root/collect/$c/model.pt"  # a consistent copy: training may rewrite model.pt
     fi
     echo "== $c"; tail -n 2 "$root/$c/log.txt" 2>/dev/null; grep -v "^Module\|Warning\|warn" "$root/$c.out" | tail -n 3
   fi
 done
+if [ "$mode" != start ]; then
+  # one tar of every run's folder (<name>/{model_actor.pt,log.txt,out.txt[,model.pt]}) in 15 MB parts:
+  # $OUT brings back at most 8 files of 16 MB. Here: cat results.tar.part* | tar -x -C RUNS
+  tar -C "$root/collect" -cf "$root/results.tar" . && rm -rf "$root/collect"
+  split -b 15m -d -a 1 "$root/results.tar" "$OUT/results.tar.part" && rm "$root/results.tar"
+  ls -la "$OUT"
+fi
