@@ -87,7 +87,7 @@ def _check_outputs(cell, name, index):
     return len(widgets)
 
 
-def _check_views(page, cell, name, index, tmp_path):
+def _check_views(cell, name, index, tmp_path):
     """Each 3D view in the cell's output shows characters -> how many views."""
     views = cell.locator(".mimickit-meshcat, .jp-OutputArea-output iframe").all()
     for k, view in enumerate(views):
@@ -166,7 +166,7 @@ def test_notebook_runs_in_the_browser(lab, browser, name, tmp_path):
             cell = run_cell(page, index)
             wait_idle(page, cell, timeout=CELL_TIMEOUT)
             num_widgets += _check_outputs(cell, name, index)
-            num_views += _check_views(page, cell, name, index, tmp_path)
+            num_views += _check_views(cell, name, index, tmp_path)
             if not slider_checked:
                 label, value = SLIDERS[name]
                 has_slider = cell.locator(".widget-slider .widget-label", has_text=label).count()

@@ -89,6 +89,7 @@ class CharViewer(object):
             ref = weakref.ref(self)
             atexit.register(lambda: ref() is not None and ref().close())
         self.chars = {}  # name -> _Character
+        self._frame_link = None  # link_frame's slider link
         # meshcat's own grid would z-fight with our floor; its axes clutter the character
         self.vis["/Grid"].set_property("visible", bool(show_grid))
         self.vis["/Axes"].set_property("visible", bool(show_axes))
@@ -298,7 +299,7 @@ class CharViewer(object):
         view = self.widget
         if view is None:
             raise RuntimeError("link_frame needs the widget view (CharViewer(live='widget'), or a Jupyter kernel)")
-        if getattr(self, "_frame_link", None) is not None:
+        if self._frame_link is not None:
             self._frame_link.unlink()  # one slider at a time drives the view
         view.anim_fps = float(fps)
         self._frame_link = ipywidgets.jslink((frame_widget, "value"), (view, "anim_frame"))
