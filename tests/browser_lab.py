@@ -12,8 +12,9 @@ import urllib.request
 
 import numpy as np
 
-from conftest import free_port
+from conftest import REPO_ROOT, free_port
 
+NOTEBOOKS = sorted(p.name for p in (REPO_ROOT / "notebooks").glob("*.ipynb"))
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # software WebGL: CI machines have no GPU
 CHROMIUM_ARGS = ["--no-sandbox", "--use-gl=angle", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
@@ -63,6 +64,18 @@ def jupyter_lab(root_dir, work_dir, env=None):
         proc.wait(timeout=30)
 
 
+@contextlib.contextmanager
+def chromium():
+    """Debian's Chromium, headless, driven by Playwright."""
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
 def open_notebook(browser, url, width=1200, height=1000):
     """A new page with the notebook at url, its kernel started."""
     page = browser.new_page(viewport={"width": width, "height": height})
@@ -106,3 +119,41 @@ def changed_fraction(a, b, tol=0.05):
     """Fraction of pixels that differ by more than tol in some channel between two screenshots."""
     assert a.shape == b.shape, (a.shape, b.shape)
     return float((np.abs(a - b).max(axis=-1) > tol).mean())
+
+
+def screenshot(locator, path):
+    """The element's pixels [H, W, 3] in [0, 1] (scrolled into view first), also saved at path."""
+    from mimickit.viz.screenshot import read_png
+    locator.scroll_into_view_if_needed()
+    locator.screenshot(path=str(path))
+    return read_png(str(path))
+
+
+def wait_for_characters(view, path, timeout=60, min_fraction=0.002):
+    """Screenshot a 3D view every second until more than min_fraction of its pixels are of a clear colour
+    (saturated_fraction: its characters), or timeout s -> the last fraction."""
+    deadline, frac = time.time() + timeout, 0.0
+    while frac <= min_fraction and time.time() < deadline:
+        time.sleep(1.0)  # the scene arrives, the viewer script renders
+        frac = saturated_fraction(screenshot(view, path))
+    return frac
+
+
+def poll_counter(locator, attribute, seconds, every=0.05):
+    """[(time, the element's integer attribute)] read every `every` s for `seconds` s (0 while unset)."""
+    samples, t_end = [], time.time() + seconds
+    while time.time() < t_end:
+        samples.append((time.time(), int(locator.get_attribute(attribute) or 0)))
+        time.sleep(every)
+    return samples
+
+
+def arrival_rate(samples, start):
+    """Counter samples [(time, count)] -> counts per second between the first sample above start and the
+    first that reached the last count (None when nothing arrived)."""
+    moving = [(t, c) for t, c in samples if c > start]
+    if not moving:
+        return None
+    last = moving[-1][1]
+    t_last = min(t for t, c in moving if c == last)
+    return (last - moving[0][1]) / max(t_last - moving[0][0], 1e-3)

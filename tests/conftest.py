@@ -16,13 +16,31 @@ def free_port():
         return s.getsockname()[1]
 
 
-def process_alive(pid):
-    """Whether process pid runs (a zombie, exited and awaiting its reaping, does not)."""
+def _stat_fields(pid):
+    """The fields of /proc/<pid>/stat after the command name (its state, then its parent's pid, ...), or None
+    when there is no such process."""
     try:
         with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+            return f.read().rsplit(")", 1)[1].split()
     except OSError:
-        return False
+        return None
+
+
+def process_alive(pid):
+    """Whether process pid runs (a zombie, exited and awaiting its reaping, does not)."""
+    fields = _stat_fields(pid)
+    return fields is not None and fields[0] != "Z"
+
+
+def child_pids(pid):
+    """The running (not zombie) processes whose parent is pid."""
+    import os
+    kids = []
+    for entry in os.listdir("/proc"):
+        fields = _stat_fields(int(entry)) if entry.isdigit() else None
+        if fields is not None and fields[0] != "Z" and int(fields[1]) == pid:
+            kids.append(int(entry))
+    return kids
 
 
 @pytest.fixture(scope="session")

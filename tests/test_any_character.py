@@ -9,13 +9,12 @@ import pytest
 import torch
 
 from mimickit.anim import clip_checks
-from mimickit.anim.kin_char_model import GeomShapes, KinCharModel
+from mimickit.anim.kin_char_model import KinCharModel, split_frames
 from mimickit.anim.motion import load_motion
 from mimickit.anim.retarget_rest import main as retarget_main
 from mimickit.anim.retarget_rest import retarget_frames
 from mimickit.engines.engine_builder import build_engine
 from mimickit.envs.env_builder import build_env
-from mimickit.util import rotations as rot
 
 from conftest import REPO_ROOT, bounded_cli_run
 
@@ -71,8 +70,9 @@ def test_start_on_the_ground_and_stand_for_5_s():
     assert km.mjcf_model.body_pos[1, 2] == 0.0  # the file puts the root at the origin
     env.reset()
     start = env.engine.get_root_pos()[0].clone()
-    body_pos, body_rot = km.forward_kinematics(start, env.engine.get_root_rot()[0], km.sim_to_dof(env.engine.get_dof_pos()[0]))
-    assert abs(float(GeomShapes(km).min_heights(body_pos, body_rot).min())) < 1e-5  # touching, not in the floor
+    lowest = clip_checks.pose_lowest_points(km, start, env.engine.get_root_rot()[0],
+                                            km.sim_to_dof(env.engine.get_dof_pos()[0]))
+    assert abs(float(lowest)) < 1e-5  # touching, not in the floor
     for _ in range(150):  # 5 s at 30 Hz
         _, _, done, _ = env.step(env.neutral_action())
         assert int(done[0]) == 0
@@ -86,9 +86,9 @@ def test_init_pose_is_a_clip_frame_placed_on_the_ground():
     env = build_env(CHAR_ENV, ENGINE, 1, overrides={"init_pose": frame.tolist()})
     env.reset()
     km = env.char_model
-    body_pos, body_rot = km.forward_kinematics(env.engine.get_root_pos()[0], env.engine.get_root_rot()[0],
-                                               km.sim_to_dof(env.engine.get_dof_pos()[0]))
-    assert abs(float(GeomShapes(km).min_heights(body_pos, body_rot).min())) < 1e-4
+    lowest = clip_checks.pose_lowest_points(km, env.engine.get_root_pos()[0], env.engine.get_root_rot()[0],
+                                            km.sim_to_dof(env.engine.get_dof_pos()[0]))
+    assert abs(float(lowest)) < 1e-4
     np.testing.assert_allclose(km.sim_to_dof(env.engine.get_dof_pos()[0]).numpy(), frame[6:], atol=1e-4)
     env.close()
     from mimickit.engines.engine import ConfigError
@@ -117,8 +117,7 @@ def test_the_converted_walk_plays_in_view_motion(tpose_walk):
     ours = KinCharModel(OURS)
     dof = km.sim_to_dof(env.engine.get_dof_pos()[0])
     pos, _ = km.forward_kinematics(env.engine.get_root_pos()[0], env.engine.get_root_rot()[0], dof)
-    f = torch.as_tensor(load_motion(WALK).frames, dtype=torch.float32)
-    ref, _ = ours.forward_kinematics(f[:, :3], rot.exp_map_to_quat(f[:, 3:6]), f[:, 6:])
+    ref, _ = ours.forward_kinematics(*split_frames(torch.as_tensor(load_motion(WALK).frames, dtype=torch.float32)))
     hand = km.body_id("right_hand")
     assert float((ref[:, hand] - pos[hand]).norm(dim=-1).min()) < 0.02
     env.close()

@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from browser_lab import CHROMIUM, CHROMIUM_ARGS, changed_fraction, jupyter_lab, open_notebook, run_cell, wait_idle
+from browser_lab import (CHROMIUM, arrival_rate, changed_fraction, chromium, jupyter_lab, open_notebook, poll_counter,
+                         run_cell, screenshot, wait_idle)
 from conftest import REPO_ROOT
 
 pytest.importorskip("playwright")
@@ -50,49 +51,28 @@ def lab(tmp_path_factory):
 
 
 def test_the_widget_view_shows_moves_and_keeps_up(lab, tmp_path):
-    from playwright.sync_api import sync_playwright
-
-    from mimickit.viz.screenshot import color_fraction, read_png
+    from mimickit.viz.screenshot import color_fraction
     url, root = lab
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = open_notebook(browser, url % "view.ipynb")
-            wait_idle(page, run_cell(page, 0))
-            page.wait_for_selector(".mimickit-meshcat canvas", timeout=120000)
-            view = page.locator(".mimickit-meshcat")
-            view.scroll_into_view_if_needed()
-            time.sleep(1)
-            before = str(tmp_path / "before.png")
-            view.screenshot(path=before)
-            assert color_fraction(read_png(before), SKIN) > 0.01, "no character in the view"
-            wait_idle(page, run_cell(page, 1))
-            view.scroll_into_view_if_needed()
-            time.sleep(1)
-            after = str(tmp_path / "after.png")
-            view.screenshot(path=after)
-            changed = changed_fraction(read_png(before), read_png(after))  # pixels the pose change moved
-            assert changed > 0.002, "the pose change did not show (%.4f of the pixels changed)" % changed
-            # frames the browser receives while the kernel streams poses for 3 s
-            pane = page.locator(".mimickit-meshcat")
-            start = int(pane.get_attribute("data-messages") or 0)
-            cell = run_cell(page, 2)
-            samples = []
-            t_end = time.time() + 6.0
-            while time.time() < t_end:
-                samples.append((time.time(), int(pane.get_attribute("data-messages") or 0)))
-                time.sleep(0.05)
-            wait_idle(page, cell)
-            page.screenshot(path=str(tmp_path / "lab.png"))
-            moving = [(t, c) for t, c in samples if c > start]
-            assert moving, "no frame arrived"
-            last = max(c for _, c in moving)
-            t_first = moving[0][0]
-            t_last = min(t for t, c in moving if c == last)
-            fps = (last - moving[0][1]) / max(t_last - t_first, 1e-3)
-            print("browser received %d frames at %.0f frames/s" % (last - start, fps))
-            (root / "fps.txt").write_text("%.1f\n" % fps)
-            assert fps >= 20.0, fps
-            page.screenshot(path=str(tmp_path / "lab.png"))
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = open_notebook(browser, url % "view.ipynb")
+        wait_idle(page, run_cell(page, 0))
+        page.wait_for_selector(".mimickit-meshcat canvas", timeout=120000)
+        view = page.locator(".mimickit-meshcat")
+        time.sleep(1)
+        before = screenshot(view, tmp_path / "before.png")
+        assert color_fraction(before, SKIN) > 0.01, "no character in the view"
+        wait_idle(page, run_cell(page, 1))
+        time.sleep(1)
+        changed = changed_fraction(before, screenshot(view, tmp_path / "after.png"))  # pixels the pose change moved
+        assert changed > 0.002, "the pose change did not show (%.4f of the pixels changed)" % changed
+        # frames the browser receives while the kernel streams poses for 3 s
+        start = int(view.get_attribute("data-messages") or 0)
+        cell = run_cell(page, 2)
+        samples = poll_counter(view, "data-messages", 6.0)
+        wait_idle(page, cell)
+        page.screenshot(path=str(tmp_path / "lab.png"))
+        fps = arrival_rate(samples, start)
+        assert fps is not None, "no frame arrived"
+        print("browser received %d frames at %.0f frames/s" % (samples[-1][1] - start, fps))
+        (root / "fps.txt").write_text("%.1f\n" % fps)
+        assert fps >= 20.0, fps

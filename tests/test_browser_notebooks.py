@@ -19,14 +19,13 @@ import time
 
 import pytest
 
-from browser_lab import (CELLS, CHROMIUM, CHROMIUM_ARGS, changed_fraction, jupyter_lab, open_notebook, run_cell,
-                         saturated_fraction, wait_idle)
+from browser_lab import (CELLS, CHROMIUM, NOTEBOOKS, arrival_rate, changed_fraction, chromium, jupyter_lab,
+                         open_notebook, poll_counter, run_cell, screenshot, wait_for_characters, wait_idle)
 from conftest import REPO_ROOT
 
 pytest.importorskip("playwright")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium (apt-get install chromium)")
 
-NOTEBOOKS = sorted(p.name for p in (REPO_ROOT / "notebooks").glob("*.ipynb"))
 # notebook -> (the slider's description, the value typed into it)
 SLIDERS = {"01_motion_data.ipynb": ("frame", "40"), "04_deepmimic.ipynb": ("step", "45"),
            "06_ase.ipynb": ("along the circle", "0.50")}
@@ -50,20 +49,8 @@ def lab(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
-def _screenshot(locator, path):
-    from mimickit.viz.screenshot import read_png
-    locator.scroll_into_view_if_needed()
-    locator.screenshot(path=str(path))
-    return read_png(str(path))
+    with chromium() as b:
+        yield b
 
 
 def _check_outputs(cell, name, index):
@@ -91,10 +78,7 @@ def _check_views(cell, name, index, tmp_path):
     """Each 3D view in the cell's output shows characters -> how many views."""
     views = cell.locator(".mimickit-meshcat, .jp-OutputArea-output iframe").all()
     for k, view in enumerate(views):
-        deadline, frac = time.time() + 60, 0.0
-        while frac <= 0.002 and time.time() < deadline:
-            time.sleep(1.0)  # the scene arrives, the viewer script renders
-            frac = saturated_fraction(_screenshot(view, tmp_path / ("view_%d_%d.png" % (index, k))))
+        frac = wait_for_characters(view, tmp_path / ("view_%d_%d.png" % (index, k)))
         assert frac > 0.002, "%s cell %d: 3D view %d shows no character (%.4f of the pixels)" % (name, index, k, frac)
     return len(views)
 
@@ -106,8 +90,8 @@ def _move_slider(page, cell, name, label, value, tmp_path):
     view = cell.locator(".mimickit-meshcat").first
     plot = cell.locator(".jp-OutputArea-output img").last
     time.sleep(1.0)
-    view_before = _screenshot(view, tmp_path / "slider_view_before.png")
-    plot_before = _screenshot(plot, tmp_path / "slider_plot_before.png")
+    view_before = screenshot(view, tmp_path / "slider_view_before.png")
+    plot_before = screenshot(plot, tmp_path / "slider_plot_before.png")
     updates_before = _view_updates(view)
     readout = slider.locator(".widget-readout")
     readout.click()
@@ -117,9 +101,9 @@ def _move_slider(page, cell, name, label, value, tmp_path):
     deadline, view_changed, plot_changed = time.time() + 120, 0.0, 0.0
     while time.time() < deadline and (view_changed <= 0.002 or plot_changed <= 0.002):
         time.sleep(1.0)
-        view_changed = changed_fraction(view_before, _screenshot(view, tmp_path / "slider_view_after.png"))
+        view_changed = changed_fraction(view_before, screenshot(view, tmp_path / "slider_view_after.png"))
         plot = cell.locator(".jp-OutputArea-output img").last
-        plot_after = _screenshot(plot, tmp_path / "slider_plot_after.png")
+        plot_after = screenshot(plot, tmp_path / "slider_plot_after.png")
         plot_changed = changed_fraction(plot_before, plot_after) if plot_after.shape == plot_before.shape else 1.0
     updates = _view_updates(view) - updates_before
     print("%s: slider %r -> %s: %.3f of the view's pixels and %.3f of the plot's changed, %d view updates"
@@ -142,14 +126,11 @@ def _play_frame_rate(cell, view, seconds=4.0):
     buttons.first.scroll_into_view_if_needed()
     start = int(view.get_attribute("data-seeks") or 0)
     buttons.first.click()  # play
-    samples, t_end = [], time.time() + seconds
-    while time.time() < t_end:
-        samples.append((time.time(), int(view.get_attribute("data-seeks") or 0)))
-        time.sleep(0.05)
+    samples = poll_counter(view, "data-seeks", seconds)
     buttons.nth(1).click()  # pause
-    arrived = [(t, c) for t, c in samples if c > start]
-    assert len(arrived) > 1, "playing sent no frame to the view"
-    return (arrived[-1][1] - arrived[0][1]) / max(arrived[-1][0] - arrived[0][0], 1e-3)
+    fps = arrival_rate(samples, start)
+    assert fps is not None, "playing sent no frame to the view"
+    return fps
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)

@@ -14,11 +14,10 @@ import yaml
 from mimickit.learning.logger import read_log
 from mimickit.run import UsageError, parse_args
 
-from conftest import REPO_ROOT, free_port, process_alive
+from conftest import REPO_ROOT, child_pids, free_port, process_alive
 
 AGENTS = {"ppo": ("deepmimic_humanoid_env.yaml", "deepmimic_humanoid_ppo_agent.yaml"),
           "amp": ("amp_humanoid_env.yaml", "amp_humanoid_agent.yaml")}
-
 
 
 def tiny_agent(tmp_path, name, **extra):
@@ -96,20 +95,6 @@ def test_normalizers_merge_every_workers_batch_exactly_and_desync_is_caught():
     assert len(syncs) == 2 and all("parameters differ (1 of 2 tensors)" in s for s in syncs), syncs
 
 
-def _children(pid):
-    kids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open("/proc/%s/stat" % entry) as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-                if int(fields[1]) == pid and fields[0] != "Z":
-                    kids.append(int(entry))
-            except OSError:
-                pass
-    return kids
-
-
 def test_a_killed_worker_ends_the_run_with_one_line_and_no_process_left(tmp_path):
     proc = subprocess.Popen(cli(tmp_path, "ppo", "--devices", "cpu", "cpu", max_samples=10 ** 9), cwd=str(REPO_ROOT),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -118,7 +103,7 @@ def test_a_killed_worker_ends_the_run_with_one_line_and_no_process_left(tmp_path
         while time.time() < deadline and not os.path.exists(str(tmp_path / "out" / "log.txt")):
             time.sleep(0.2)
         assert os.path.exists(str(tmp_path / "out" / "log.txt")), "no checkpoint within 300 s"
-        workers = [p for p in _children(proc.pid) if b"spawn_main" in open("/proc/%d/cmdline" % p, "rb").read()]
+        workers = [p for p in child_pids(proc.pid) if b"spawn_main" in open("/proc/%d/cmdline" % p, "rb").read()]
         assert len(workers) == 2, workers
         os.kill(max(workers), signal.SIGKILL)  # the later of the two
         assert proc.wait(timeout=120) == 1

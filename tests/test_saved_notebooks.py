@@ -9,21 +9,17 @@ import time
 
 import pytest
 
-from browser_lab import CHROMIUM, CHROMIUM_ARGS, saturated_fraction
+from browser_lab import CHROMIUM, NOTEBOOKS, chromium, wait_for_characters
 from conftest import REPO_ROOT
 
 pytest.importorskip("playwright")
 pytest.importorskip("nbconvert")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium (apt-get install chromium)")
 
-NOTEBOOKS = sorted(p.name for p in (REPO_ROOT / "notebooks").glob("*.ipynb"))
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_exported_html_shows_every_animation(name, tmp_path):
-    from playwright.sync_api import sync_playwright
-
-    from mimickit.viz.screenshot import read_png
     source = (REPO_ROOT / "notebooks" / name).read_text()
     exports = "animation_html(" in source or "static_html(" in source
     start = time.time()
@@ -35,23 +31,13 @@ def test_exported_html_shows_every_animation(name, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     html = tmp_path / name.replace(".ipynb", ".html")
     seconds = time.time() - start
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 1000})
-            page.goto(html.as_uri())
-            frames = page.locator("iframe").all()
-            for k, frame in enumerate(frames):
-                frame.scroll_into_view_if_needed()
-                deadline, frac = time.time() + 60, 0.0
-                while frac <= 0.002 and time.time() < deadline:
-                    time.sleep(1.0)  # meshcat's page builds its scene and starts the animation
-                    shot = tmp_path / ("animation_%d.png" % k)
-                    frame.screenshot(path=str(shot))
-                    frac = saturated_fraction(read_png(str(shot)))
-                assert frac > 0.002, "%s: animation %d of the exported HTML shows no character" % (name, k)
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1200, "height": 1000})
+        page.goto(html.as_uri())
+        frames = page.locator("iframe").all()
+        for k, frame in enumerate(frames):  # meshcat's page builds its scene and starts the animation
+            frac = wait_for_characters(frame, tmp_path / ("animation_%d.png" % k))
+            assert frac > 0.002, "%s: animation %d of the exported HTML shows no character" % (name, k)
     print("%s: %d animations in the exported HTML, nbconvert %.0f s" % (name, len(frames), seconds))
     if exports:
         assert frames, "%s exports animations, but its HTML holds none" % name

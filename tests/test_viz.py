@@ -362,7 +362,6 @@ def test_a_terminated_visualized_run_leaves_no_meshcat_server(tmp_path):
             os.kill(p, signal.SIGKILL)
 
 
-
 def test_widget_window_keeps_the_scene_and_replays_it_to_a_new_view():
     """The kernel side of the widget view (mimickit/viz/widget.py): blobs go out as comm messages, the
     scene keeps one entry per path, a view that says "ready" gets all of it in one message."""
@@ -399,14 +398,12 @@ def test_widget_window_keeps_the_scene_and_replays_it_to_a_new_view():
     assert all(base64.b64encode(b).decode() in html for b in window.scene_commands())
 
 
-def test_a_viewer_only_exported_makes_no_widget(tmp_path):
+def test_a_viewer_only_exported_makes_no_widget(tiny_file):
     """Export-only viewers (notebooks' `with CharViewer() as v: v.animation_html(...)`) send nothing to the
     browser: the widget, with meshcat's 0.85 MB script, is made when the view is shown."""
     pytest.importorskip("anywidget")
-    path = tmp_path / "tiny.xml"
-    path.write_text(TINY_MJCF)
     with CharViewer(live="widget") as viewer:
-        viewer.add_character("sim", str(path))
+        viewer.add_character("sim", tiny_file)
         html = viewer.static_html()
         assert viewer.vis.window._widget is None and "new MeshCat.Viewer" in html
         assert viewer.show(height=300).height == 300 and viewer.vis.window._widget is not None

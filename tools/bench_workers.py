@@ -22,39 +22,33 @@ sys.path.insert(0, ROOT)
 from mimickit.learning.logger import read_log  # noqa: E402
 
 
-def _samples_per_iter(arg_file, workers):
-    """num_envs (of the arg file) x steps_per_iter (of its agent config) x workers."""
-    import yaml
-
+def _configs(arg_file):
+    """-> (the arg file's flags, its agent config as a dict)."""
+    from mimickit.engines.engine import load_yaml
     from mimickit.run import parse_args
     args = parse_args(["--arg_file", arg_file])
-    with open(os.path.join(ROOT, args["agent_config"])) as f:
-        steps = yaml.safe_load(f).get("steps_per_iter", 32)
-    return args["num_envs"] * steps * workers
+    return args, load_yaml(os.path.join(ROOT, args["agent_config"]))
 
 
-def _agent_config_logging_every(arg_file, every, out):
-    """A copy of the arg file's agent config that logs (and runs its test episodes) every `every` iterations
-    -> its path: a rate needs at least two log rows inside the measured iterations (the GPU configs log
-    every 40 or 50)."""
+def _agent_config_logging_every(agent_cfg, every, out):
+    """A copy of the agent config that logs (and runs its test episodes) every `every` iterations -> its
+    path: a rate needs at least two log rows inside the measured iterations (the GPU configs log every 40
+    or 50)."""
     import yaml
-
-    from mimickit.run import parse_args
-    with open(os.path.join(ROOT, parse_args(["--arg_file", arg_file])["agent_config"])) as f:
-        cfg = yaml.safe_load(f)
-    cfg["iters_per_output"] = every
     path = os.path.join(out, "agent.yaml")
     with open(path, "w") as f:
-        yaml.safe_dump(cfg, f, sort_keys=False)
+        yaml.safe_dump(dict(agent_cfg, iters_per_output=every), f, sort_keys=False)
     return path
 
 
 def rate(arg_file, devices, iters, port):
     with tempfile.TemporaryDirectory() as out:
-        agent = _agent_config_logging_every(arg_file, max(1, iters // 3), out)
+        args, agent_cfg = _configs(arg_file)
+        agent = _agent_config_logging_every(agent_cfg, max(1, iters // 3), out)
         cmd = [sys.executable, os.path.join(ROOT, "mimickit", "run.py"), "--arg_file", arg_file, "--out_dir", out,
                "--agent_config", agent, "--seed", "0", "--master_port", str(port), "--devices"] + devices.split()
-        per_iter = _samples_per_iter(arg_file, len(devices.split()))
+        # samples per iteration: num_envs (of the arg file) x steps_per_iter (of its agent config) x workers
+        per_iter = args["num_envs"] * agent_cfg.get("steps_per_iter", 32) * len(devices.split())
         subprocess.run(cmd + ["--max_samples", str(iters * per_iter)], check=True, cwd=ROOT,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         log = read_log(os.path.join(out, "log.txt"))

@@ -12,14 +12,12 @@ import sys
 
 import torch
 
-from mimickit.anim.kin_char_model import GeomShapes, KinCharModel
+from mimickit.anim.kin_char_model import GeomShapes, KinCharModel, split_frames
 from mimickit.anim.motion import load_motion
-from mimickit.util import rotations as rot
 
 
 def _split(char, frames):
-    f = torch.as_tensor(frames, dtype=torch.float64, device=char.device)
-    return f[:, :3], rot.exp_map_to_quat(f[:, 3:6]), f[:, 6:]
+    return split_frames(torch.as_tensor(frames, dtype=torch.float64, device=char.device))
 
 
 def pose_lowest_points(char, root_pos, root_rot, dof, shapes=None):

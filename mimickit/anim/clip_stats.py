@@ -43,10 +43,10 @@ def max_turn_in_window(heading, fps, window_s):
 
 def clip_stats(motion, char_model, bodies=("right_foot", "left_foot"), window_s=1.0):
     """One clip (anim.motion.Motion) -> {length_s, max_turn_deg, max_height_m, mean_speed_mps}."""
-    from mimickit.util import rotations as rot
+    from mimickit.anim.kin_char_model import split_frames
     frames = torch.as_tensor(motion.frames, dtype=torch.float32)
-    root_pos, root_rot = frames[:, 0:3], rot.exp_map_to_quat(frames[:, 3:6])
-    body_pos, _ = char_model.forward_kinematics(root_pos, root_rot, frames[:, 6:])  # [T, B, 3]
+    root_pos, root_rot, dof = split_frames(frames)
+    body_pos, _ = char_model.forward_kinematics(root_pos, root_rot, dof)  # [T, B, 3]
     ids = [char_model.body_id(b) for b in bodies]
     turn = max_turn_in_window(unwrapped_heading(root_rot), motion.fps, window_s)
     speed = (root_pos[1:, :2] - root_pos[:-1, :2]).norm(dim=-1).mean() * motion.fps if len(frames) > 1 else 0.0

@@ -48,6 +48,12 @@ class Joint:
         return {JointType.FIXED: 0, JointType.HINGE: 1, JointType.SPHERE: 3}[self.type]
 
 
+def split_frames(frames):
+    """Clip frames [..., 6 + num_dofs] (a tensor) -> root_pos [..., 3], root_rot [..., 4] (xyzw, from the
+    frame's exp map) and the joint DoFs [..., num_dofs]: what forward_kinematics takes."""
+    return frames[..., :3], rot.exp_map_to_quat(frames[..., 3:6]), frames[..., 6:]
+
+
 def _strip_hinge_suffix(name):
     for suffix in ("_x", "_y", "_z"):
         if name.endswith(suffix):

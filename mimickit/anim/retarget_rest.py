@@ -20,7 +20,7 @@ import sys
 
 import torch
 
-from mimickit.anim.kin_char_model import JointType, KinCharModel
+from mimickit.anim.kin_char_model import JointType, KinCharModel, split_frames
 from mimickit.anim.motion import Motion, load_motion
 from mimickit.util import rotations as rot
 
@@ -47,8 +47,7 @@ def check_same_tree(src, dst):
 
 def world_rotations(char, frames):
     """Clip frames [T, frame_size] of char -> every body's world rotation [T, B, 4] (xyzw), in float64."""
-    frames = torch.as_tensor(frames, dtype=torch.float64)
-    return char.forward_kinematics(frames[:, :3], rot.exp_map_to_quat(frames[:, 3:6]), frames[:, 6:])[1]
+    return char.forward_kinematics(*split_frames(torch.as_tensor(frames, dtype=torch.float64)))[1]
 
 
 def retarget_frames(src, dst, frames):

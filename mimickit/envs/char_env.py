@@ -24,7 +24,8 @@ import warnings
 
 import torch
 
-from mimickit.anim.kin_char_model import GeomShapes, KinCharModel
+from mimickit.anim.clip_checks import pose_lowest_points
+from mimickit.anim.kin_char_model import KinCharModel, split_frames
 from mimickit.engines.engine import ConfigError
 from mimickit.engines.engine_builder import build_engine
 from mimickit.envs.base_env import REQUIRED, BaseEnv, SimulationError, SimulationWarning, _id_list
@@ -127,15 +128,15 @@ class CharEnv(BaseEnv):
                 raise ConfigError("%s: init_pose has %d numbers; expected %d: root position (3), root rotation (3, "
                                   "exp map) and the %d joint DoFs of %s" % (self.config_path, pose.numel(),
                                                                            km.frame_size, km.num_dofs, self.char_file))
-            root_pos, root_rot, dof = pose[:3].clone(), rot.exp_map_to_quat(pose[3:6]), pose[6:]
+            root_pos, root_rot, dof = split_frames(pose)
+            root_pos = root_pos.clone()  # lowered below; the config's numbers stay as they are
         else:
             root_pos, root_rot = e.get_root_pos()[0].clone(), e.get_root_rot()[0].clone()
             dof = km.sim_to_dof(e.get_dof_pos()[0])
         if cfg["init_root_height"] is not None:
             root_pos[2] = float(cfg["init_root_height"])
         else:
-            body_pos, body_rot = km.forward_kinematics(root_pos, root_rot, dof)
-            root_pos[2] -= GeomShapes(km).min_heights(body_pos, body_rot).min()
+            root_pos[2] -= pose_lowest_points(km, root_pos, root_rot, dof)
         self._init_root_pos, self._init_root_rot = root_pos, root_rot  # [3], [4] xyzw
         self._init_dof_pos = km.dof_to_sim(dof)  # [D]
 

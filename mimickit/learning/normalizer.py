@@ -5,20 +5,25 @@ from torch import nn
 from mimickit.learning import distributed
 
 
+def _pooled_means(x, *maps):
+    """In a distributed run: x [n, *shape] on each worker -> (the workers' total n, [the mean of m(x) over
+    every worker's samples, float64 [*shape], for each map m]), from their counts and sums added up exactly
+    in float64."""
+    xd = x.double()
+    sums = distributed.sum_(torch.cat([xd.new_full((1,), float(x.shape[0]))] + [m(xd).sum(0).flatten() for m in maps]))
+    n, f = int(sums[0].item()), sums[1:].numel() // len(maps)
+    return n, [(sums[1 + k * f:1 + (k + 1) * f] / max(n, 1)).view(x.shape[1:]) for k in range(len(maps))]
+
+
 def _batch_moments(x):
     """x [n, *shape] -> (n, mean, variance) of the batch; in a distributed run, of every worker's batch
-    together (exactly: their counts, sums and sums of squares are added up, in float64)."""
+    together (_pooled_means)."""
     if not distributed.active():
         return x.shape[0], x.mean(0), x.var(0, unbiased=False)
-    xd = x.double()
-    sums = torch.cat([xd.new_full((1,), float(x.shape[0])), xd.sum(0).flatten(), (xd * xd).sum(0).flatten()])
-    distributed.sum_(sums)
-    n, f = int(sums[0].item()), x[0].numel()
+    n, (mean, mean_sq) = _pooled_means(x, lambda v: v, lambda v: v * v)
     if n == 0:
         return 0, None, None
-    mean = sums[1:1 + f] / n
-    var = (sums[1 + f:] / n - mean * mean).clamp_min(0.0)
-    return n, mean.view_as(x[0]).to(x.dtype), var.view_as(x[0]).to(x.dtype)
+    return n, mean.to(x.dtype), (mean_sq - mean * mean).clamp_min(0.0).to(x.dtype)
 
 
 class _CountedStats(nn.Module):
@@ -117,9 +122,8 @@ class ScaleNormalizer(_CountedStats):
             return
         x = x.reshape(-1, *self.mean_abs.shape).to(self.mean_abs.dtype)
         if distributed.active():  # several workers: the batch is all of theirs
-            sums = distributed.sum_(torch.cat([x.new_full((1,), float(x.shape[0])), x.abs().sum(0).flatten()]).double())
-            n = int(sums[0].item())
-            b_mean_abs = (sums[1:] / max(n, 1)).view_as(self.mean_abs).to(self.mean_abs.dtype)
+            n, (b_mean_abs,) = _pooled_means(x, torch.abs)
+            b_mean_abs = b_mean_abs.to(self.mean_abs.dtype)
         else:
             n, b_mean_abs = x.shape[0], x.abs().mean(0)
         if n == 0:
