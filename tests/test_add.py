@@ -95,6 +95,35 @@ def _episodes():
     return EpisodeStats("cpu")
 
 
+def test_world_frame_differences_see_a_turn_that_heading_frame_features_do_not():
+    """The whole character turned 0.4 rad about the vertical through its root (velocities turned with it):
+    the heading-frame features see no difference, the world-frame one (disc_obs: global) does, in the root's
+    rotation, velocities and every body's offset from the root."""
+    turn = rot.axis_angle_to_quat(torch.tensor([[0.0, 0.0, 1.0]] * 2), torch.tensor([0.4, 0.4]))
+    diffs = {}
+    for kind in ("features", "global"):
+        env = add_env(2, disc_obs=kind)
+        env.reset()
+        ref = put_on_reference(env)
+        assert env.get_disc_obs().abs().max() < 1e-3  # on the reference: no difference
+        km = env.char_model
+        dof_pos = km.dof_to_sim(ref.dof)
+        env.set_char_state(torch.arange(2), ref.root_pos, rot.quat_mul(turn, ref.root_rot),
+                           rot.quat_rotate(turn, ref.root_vel), rot.quat_rotate(turn, ref.root_ang_vel), dof_pos,
+                           dof_vel_to_sim(km, dof_pos, ref.dof_vel))
+        diffs[kind] = env.get_disc_obs()
+        if kind == "global":
+            assert env.disc_obs_dim == 15 + 9 * (km.num_bodies - 1) + km.num_dofs
+            body = 15 + 3 * (km.body_id("right_hand") - 1)  # the right hand's offset from the root
+            hand = env.engine.get_body_pos()[:, km.body_id("right_hand")] - ref.root_pos
+            expected = hand - rot.quat_rotate_inverse(turn, hand)  # simulated minus reference offset
+            assert torch.allclose(diffs[kind][:, body:body + 3], expected, atol=1e-3)
+        env.close()
+    assert diffs["features"].abs().max() < 1e-3
+    assert diffs["global"][:, 3:9].abs().max() > 0.1  # the root's rotation
+    assert diffs["global"].abs().max() > 0.1
+
+
 def test_error_vector_matches_a_hand_computation():
     env = add_env(2, disc_obs="errors")
     env.reset()
@@ -124,7 +153,7 @@ def test_error_vector_matches_a_hand_computation():
     changed = set((bent.abs() > 1e-3).any(0).nonzero().flatten().tolist())
     assert changed == {5 + joints.index("right_knee"), env.disc_obs_dim - num_keys + foot}
     env.close()
-    with pytest.raises(ConfigError, match="disc_obs is 'error'; expected one of features, errors"):
+    with pytest.raises(ConfigError, match="disc_obs is 'error'; expected one of features, global, errors"):
         add_env(1, disc_obs="error")
 
 

@@ -1,6 +1,7 @@
 """Characters in other conventions (tests/assets/humanoid_tpose.xml, MimicKit's: T-pose rest, root at the
-origin, x-y-z hinges, <motor> actuators with PD gains as joint stiffness and damping): loading, the
-start height, standing, clips converted between rest poses, and what the loader refuses."""
+origin, x-y-z hinges, <motor> actuators with PD gains as joint stiffness and damping; and
+tests/assets/humanoid_ball.xml, ball joints): loading, the start height, standing, clips converted between
+rest poses, training, and what the loader refuses."""
 import os
 import re
 
@@ -19,6 +20,7 @@ from mimickit.envs.env_builder import build_env
 from conftest import REPO_ROOT, bounded_cli_run
 
 TPOSE = str(REPO_ROOT / "tests" / "assets" / "humanoid_tpose.xml")
+BALL = str(REPO_ROOT / "tests" / "assets" / "humanoid_ball.xml")
 OURS = str(REPO_ROOT / "data" / "assets" / "humanoid" / "humanoid.xml")
 WALK = str(REPO_ROOT / "data" / "motions" / "humanoid" / "humanoid_walk.pkl")
 ENGINE = str(REPO_ROOT / "data" / "engines" / "mujoco_engine.yaml")
@@ -123,10 +125,14 @@ def test_the_converted_walk_plays_in_view_motion(tpose_walk):
     env.close()
 
 
-def test_deepmimic_trains_on_it(tmp_path, tpose_walk):
+@pytest.mark.parametrize("char", ["tpose", "ball"])
+def test_deepmimic_trains_on_it(tmp_path, request, char):
+    """A bounded DeepMimic run: on the T-pose character with our walk converted to it, and on the ball-joint
+    character with our walk as it is."""
+    char_file, clip = (TPOSE, request.getfixturevalue("tpose_walk")) if char == "tpose" else (BALL, WALK)
     env_yaml = tmp_path / "env.yaml"
     env_yaml.write_text("base_config: %s\nchar_file: %s\nmotion_file: %s\n"
-                        % (REPO_ROOT / "data" / "envs" / "deepmimic_humanoid_env.yaml", TPOSE, tpose_walk))
+                        % (REPO_ROOT / "data" / "envs" / "deepmimic_humanoid_env.yaml", char_file, clip))
     args = tmp_path / "args.txt"
     args.write_text("--env_config %s\n--agent_config %s\n--engine_config %s\n"
                     % (env_yaml, REPO_ROOT / "data" / "agents" / "deepmimic_humanoid_ppo_agent.yaml", ENGINE))
@@ -165,3 +171,57 @@ def test_clips_for_another_tree_are_refused_naming_the_first_difference(tmp_path
         retarget_frames(KinCharModel(OURS), KinCharModel(renamed), load_motion(WALK).frames)
     assert retarget_main([OURS, renamed, WALK, str(tmp_path / "out.pkl")]) == 1
     assert not os.path.exists(str(tmp_path / "out.pkl"))
+
+
+# ---------------- ball joints (tests/assets/humanoid_ball.xml) ----------------
+
+
+def test_ball_joints_stand_play_our_walk_and_convert_exactly():
+    """Our humanoid with its 3-DoF joints as ball joints (three servos each, gears along x, y, z): PD standing
+    holds it, our walk needs no conversion (same rest pose and tree: retarget_rest gives the frames back),
+    and view_motion shows the clip's pose."""
+    ball, ours = KinCharModel(BALL), KinCharModel(OURS)
+    assert [j.name for j in ball.movable_joints] == [j.name for j in ours.movable_joints]
+    assert sum(j.is_ball for j in ball.movable_joints) == 8
+    walk = load_motion(WALK).frames
+    np.testing.assert_allclose(retarget_frames(ours, ball, walk).numpy(), walk, atol=1e-5)
+    assert abs(float(clip_checks.lowest_points(ball, walk).min())) <= 0.05
+
+    env = build_env(CHAR_ENV, ENGINE, 1, overrides={"char_file": BALL})
+    env.reset()
+    start = env.engine.get_root_pos()[0].clone()
+    for _ in range(150):  # 5 s at 30 Hz
+        _, _, done, _ = env.step(env.neutral_action())
+        assert int(done[0]) == 0
+    assert float((env.engine.get_root_pos()[0] - start).norm()) < 0.05
+    env.close()
+
+    env = build_env(VIEW_ENV, ENGINE, 1, overrides={"char_file": BALL, "motion_file": WALK})
+    env.reset()
+    for _ in range(10):
+        env.step(env.neutral_action())
+    km = env.char_model
+    dof = km.sim_to_dof(env.engine.get_dof_pos()[0])
+    pos, _ = km.forward_kinematics(env.engine.get_root_pos()[0], env.engine.get_root_rot()[0], dof)
+    ref, _ = ours.forward_kinematics(*split_frames(torch.as_tensor(walk, dtype=torch.float32)))
+    for body in ("right_hand", "left_foot"):
+        assert float((ref[:, km.body_id(body)] - pos[km.body_id(body)]).norm(dim=-1).min()) < 0.02, body
+    env.close()
+
+
+@pytest.mark.parametrize("old,new,message", [
+    ('    <position name="neck_y" joint="neck" gear="0 1 0" kp="100" kv="10" forcerange="-50 50"/>\n', "",
+     "joint 'neck' has 2 actuators; every ball joint of the character needs exactly three actuators, with gears "
+     "along its x, y and z axes"),
+    ('name="neck_y" joint="neck" gear="0 1 0"', 'name="neck_y" joint="neck" gear="0 0.6 0.8"',
+     "actuator 'neck_y' on ball joint 'neck' has gear 0 0.6 0.8; expected one of the axes 1 0 0, 0 1 0, 0 0 1"),
+    ('name="neck_y" joint="neck" gear="0 1 0"', 'name="neck_y" joint="neck" gear="1 0 0"',
+     "ball joint 'neck' has two actuators on one axis"),
+])
+def test_ball_joints_that_cannot_be_driven_stop_with_one_line(tmp_path, old, new, message):
+    text = open(BALL).read()
+    assert text.count(old) == 1, old
+    path = tmp_path / "variant.xml"
+    path.write_text(text.replace(old, new))
+    with pytest.raises(ValueError, match=re.escape(message)):
+        build_engine(ENGINE, str(path), 1)

@@ -1,5 +1,6 @@
 """Engine conformance: the same tests against every engine that imports here, on our humanoid and on the
-test character in MimicKit's conventions (tests/assets/humanoid_tpose.xml). ``mujoco`` runs everywhere;
+test character in MimicKit's conventions (tests/assets/humanoid_tpose.xml) and the one with ball joints
+(tests/assets/humanoid_ball.xml). ``mujoco`` runs everywhere;
 ``mujoco_warp`` runs where Warp imports (on the GPU on the device machine, on the CPU, slowly, in CI);
 ``isaac_gym`` where NVIDIA Isaac Gym is installed. Each test names the engine it failed on.
 
@@ -17,7 +18,8 @@ from mimickit.engines.engine_builder import build_engine
 from conftest import REPO_ROOT
 
 CHARS = {"ours": str(REPO_ROOT / "data" / "assets" / "humanoid" / "humanoid.xml"),
-         "tpose": str(REPO_ROOT / "tests" / "assets" / "humanoid_tpose.xml")}
+         "tpose": str(REPO_ROOT / "tests" / "assets" / "humanoid_tpose.xml"),
+         "ball": str(REPO_ROOT / "tests" / "assets" / "humanoid_ball.xml")}
 FEET = ("right_foot", "left_foot")
 G = 9.81
 
@@ -64,6 +66,7 @@ def test_state_round_trips_for_a_subset_of_envs(make, char):
     quat = torch.nn.functional.normalize(rnd(2, 4) + torch.tensor([0, 0, 0, 1.0], device=engine.device), dim=-1)
     vel, ang = rnd(2, 3), 2.0 * rnd(2, 3)
     lim = engine.get_dof_limits()
+    lim = torch.where(torch.isfinite(lim), lim, lim.sign())  # a ball's exp map coordinates: within +-1
     dof = lim[:, 0] + (rnd(2, engine.num_dofs) + 0.5) * (lim[:, 1] - lim[:, 0])  # inside the ranges
     dof_vel = rnd(2, engine.num_dofs)
     engine.set_root_state(ids, pos, quat, vel, ang)

@@ -298,3 +298,17 @@ def test_env_config_variants_name_only_what_they_change(tmp_path):
         load_env_config(loop)
     cartwheel = load_env_config(str(REPO_ROOT / "data" / "envs" / "deepmimic_humanoid_cartwheel_env.yaml"))
     assert cartwheel["env_name"] == "deepmimic" and "right_hand" in cartwheel["contact_bodies"]
+
+
+def test_agent_config_variants_name_only_what_they_change(tmp_path):
+    """Agent YAMLs take base_config too: a variant changes one key, a typo in it is still refused."""
+    from mimickit.learning.agent_builder import build_agent
+    env = build_env(write_yaml(tmp_path, "env_name: char\nchar_file: %s\n" % CHAR, "env.yaml"), ENGINE, 2)
+    base = REPO_ROOT / "data" / "agents" / "deepmimic_humanoid_ppo_agent.yaml"
+    child = write_yaml(tmp_path, "base_config: %s\ndiscount: 0.5\n" % base, "agent.yaml")
+    agent = build_agent(child, env)
+    assert agent.config["discount"] == 0.5 and agent.config["agent_name"] == "PPO"
+    typo = write_yaml(tmp_path, "base_config: %s\ndiscout: 0.5\n" % base, "typo.yaml")
+    with pytest.raises(ConfigError, match="discout"):
+        build_agent(typo, env)
+    env.close()

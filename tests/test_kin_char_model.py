@@ -372,8 +372,16 @@ def test_generic_mjcf_layout(tiny_xml):
                                atol=1e-6)
     np.testing.assert_allclose(m.joints[2].anchor.numpy(), [0.05, -0.02, 0.1], atol=1e-7)
     np.testing.assert_allclose(m.dof_limits[3].numpy(), [-1.0, 2.0], atol=1e-6)
-    with pytest.raises(ValueError, match="ball"):
-        m.dof_to_sim(torch.zeros(8))
+    # the engines' coordinates: the ball's exp map as it is, the chain's hinge angles, the hinges' angles
+    dof = random_dof(m, 16, np.random.default_rng(7))
+    sim = m.dof_to_sim(dof)
+    assert m.sim_dof_names()[:3] == ["ball_0", "ball_1", "ball_2"] and sim.shape == (16, m.num_sim_dofs)
+    torch.testing.assert_close(sim[:, 0:3], dof[:, 0:3])
+    torch.testing.assert_close(m.sim_to_dof(sim), dof, atol=1e-6, rtol=0)
+    vel = torch.as_tensor(np.random.default_rng(8).normal(size=(16, m.num_dofs)))
+    sim_vel = m.dof_vel_to_sim_vel(sim, vel)
+    torch.testing.assert_close(sim_vel[:, 0:3], vel[:, 0:3])  # a ball's qvel is its child-frame angular velocity
+    torch.testing.assert_close(m.sim_vel_to_dof_vel(sim, sim_vel), vel, atol=1e-6, rtol=0)
 
 
 def test_generic_mjcf_fk_matches_mujoco(tiny_xml):

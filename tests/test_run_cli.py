@@ -112,7 +112,7 @@ def test_every_arg_file_parses_and_names_configs_that_exist_and_validate():
     valid configs."""
     import glob
 
-    from mimickit.engines.engine import check_keys, load_yaml
+    from mimickit.engines.engine import check_keys, load_layered_config
     from mimickit.envs.env_builder import env_classes, load_env_config
     from mimickit.learning.add_agent import ADDAgent
     from mimickit.learning.amp_agent import AMPAgent
@@ -131,5 +131,5 @@ def test_every_arg_file_parses_and_names_configs_that_exist_and_validate():
         env_cfg = load_env_config(os.path.join(str(REPO_ROOT), args["env_config"]))
         env_classes()[env_cfg["env_name"]].validate_config(env_cfg, args["env_config"])
         if args.get("agent_config"):
-            agent_cfg = load_yaml(os.path.join(str(REPO_ROOT), args["agent_config"]))
+            agent_cfg = load_layered_config(os.path.join(str(REPO_ROOT), args["agent_config"]))
             check_keys(agent_cfg, agents[agent_cfg["agent_name"]].CONFIG_KEYS, args["agent_config"])

@@ -24,10 +24,10 @@ from mimickit.learning.logger import read_log  # noqa: E402
 
 def _configs(arg_file):
     """-> (the arg file's flags, its agent config as a dict)."""
-    from mimickit.engines.engine import load_yaml
+    from mimickit.engines.engine import load_layered_config
     from mimickit.run import parse_args
     args = parse_args(["--arg_file", arg_file])
-    return args, load_yaml(os.path.join(ROOT, args["agent_config"]))
+    return args, load_layered_config(os.path.join(ROOT, args["agent_config"]))
 
 
 def _agent_config_logging_every(agent_cfg, every, out):

@@ -7,8 +7,9 @@ excluded); body 0 is the root and carries a free joint.
 Two DoF representations exist:
 - motion DoFs ``[..., num_dofs]``: per joint an exp map (3-DoF joints) or an angle (hinges), the
   layout of MimicKit motion frames;
-- sim DoFs ``[..., num_sim_dofs]``: MuJoCo's own coordinates of the same joints (hinge angles; a
-  ball joint would be a wxyz quaternion). ``dof_to_sim`` / ``sim_to_dof`` convert exactly.
+- sim DoFs ``[..., num_sim_dofs]``: the engines' coordinates of the same joints, one per actuated DoF:
+  hinge angles, and a ball joint's exp map (the engines convert MuJoCo's quaternion qpos; its qvel is the
+  angular velocity in the child frame). ``dof_to_sim`` / ``sim_to_dof`` convert exactly.
 """
 import enum
 import math
@@ -219,8 +220,14 @@ class KinCharModel:
         self._chain_qpos = lt([j.qpos_adr for j in chains]).reshape(-1, 3)  # [C, 3]
         self._hng_sim = lt([sim_start[j.body_id] for j in hng])  # [H]
         self._hng_qpos = lt([j.qpos_adr[0] for j in hng])  # [H]
-        # sim coordinates [..., D] = cat([chain angles [..., 3C], hinge angles [..., H]])[..., _sim_perm]
-        self._sim_perm = torch.argsort(torch.cat([self._chain_sim.flatten(), self._hng_sim]))
+        # ball joints: their 3 sim coordinates are the exp map itself (the engines convert MuJoCo's quaternion)
+        self._ball_cols = lt([cols3(j) for j in self._balls]).reshape(-1, 3)  # [G, 3] motion-DoF columns
+        self._ball_sim = lt([[sim_start[j.body_id] + k for k in range(3)] for j in self._balls]).reshape(-1, 3)
+        # sim coordinates [..., D] = cat([chain angles [..., 3C], ball exp maps [..., 3G], hinge angles [..., H]])
+        # [..., _sim_perm]; motion DoFs likewise from cat([chain exp maps, ball exp maps, hinges])[..., _cbh_perm]
+        self._sim_perm = torch.argsort(torch.cat([self._chain_sim.flatten(), self._ball_sim.flatten(), self._hng_sim]))
+        self._cbh_perm = torch.argsort(torch.cat([self._chain_cols.flatten(), self._ball_cols.flatten(),
+                                                  self._hng_cols]))
         stack = lambda xs, shape: torch.stack(xs) if xs else torch.zeros(shape)
         self.hinge_chains = HingeChains(stack([j.hinge_axes for j in chains], (0, 3, 3)),
                                         stack([j.limits for j in chains], (0, 3, 2)), dev)  # [C] joints
@@ -277,11 +284,6 @@ class KinCharModel:
         """cat([sph [..., S, 3] flattened, hng [..., H]]) -> [..., 3S + H] reordered by perm."""
         return take(torch.cat([sph.flatten(-2), hng], dim=-1), -1, perm)
 
-    def _require_hinges_only(self, what, instead):
-        if self._balls:
-            raise ValueError("%s: joint '%s' is a ball joint; %s works on hinge coordinates only, use %s"
-                             % (self.file, self._balls[0].name, what, instead))
-
     # ---------------- DoFs <-> local rotations ----------------
     def dof_to_local_rot(self, dof):
         """dof [..., num_dofs] -> joint rotations [..., num_bodies, 4] (identity for root/fixed)."""
@@ -303,35 +305,37 @@ class KinCharModel:
         return self._assemble(e, hinge_angles, self._dof_perm)
 
     # ---------------- motion DoFs <-> sim coordinates ----------------
+    def _join(self, chains, balls, hinges, perm):
+        """chains [..., C, 3], balls [..., G, 3], hinges [..., H] -> [..., 3C + 3G + H] reordered by perm."""
+        return take(torch.cat([chains.flatten(-2), balls.flatten(-2), hinges], dim=-1), -1, perm)
+
     def dof_to_sim(self, dof):
-        """Motion DoFs [..., num_dofs] -> MuJoCo joint coordinates [..., num_sim_dofs] (hinges only).
+        """Motion DoFs [..., num_dofs] -> the engines' joint coordinates [..., num_sim_dofs]: hinge angles, and
+        each ball joint's exp map as it is.
 
         Three-hinge joints: of the equivalent hinge-angle solutions (two Tait-Bryan solutions, each
         angle shifted by 2 pi), take the one inside the joint limits, else the least outside.
         """
-        self._require_hinges_only("dof_to_sim", "dof_to_qpos")
         angles = self.hinge_chains.angles_in_limits(rot.exp_map_to_quat(take(dof, -1, self._chain_cols)))
-        return self._assemble(angles, take(dof, -1, self._hng_cols), self._sim_perm)
+        return self._join(angles, take(dof, -1, self._ball_cols), take(dof, -1, self._hng_cols), self._sim_perm)
 
     def sim_to_dof(self, sim_dof):
-        """MuJoCo hinge coordinates [..., num_sim_dofs] -> motion DoFs [..., num_dofs]."""
-        self._require_hinges_only("sim_to_dof", "qpos_to_dof")
+        """The engines' joint coordinates [..., num_sim_dofs] -> motion DoFs [..., num_dofs]."""
         e = rot.quat_to_exp_map(self.hinge_chains.to_quat(take(sim_dof, -1, self._chain_sim)))  # [..., C, 3]
-        return self._assemble(e, take(sim_dof, -1, self._hng_sim), self._dof_perm)
+        return self._join(e, take(sim_dof, -1, self._ball_sim), take(sim_dof, -1, self._hng_sim), self._cbh_perm)
 
     def sim_vel_to_dof_vel(self, sim_dof, sim_vel):
-        """Hinge rates sim_vel [..., D] at hinge angles sim_dof [..., D] -> motion-layout DoF velocities
-        [..., num_dofs]: per 3-DoF joint its angular velocity in its own (child) frame, per hinge its rate."""
-        self._require_hinges_only("sim_vel_to_dof_vel", "MuJoCo's qvel")
+        """Joint rates sim_vel [..., D] at coordinates sim_dof [..., D] -> motion-layout DoF velocities
+        [..., num_dofs]: per 3-DoF joint its angular velocity in its own (child) frame (a ball joint's qvel
+        already is), per hinge its rate."""
         w = self.hinge_chains.angular_velocity(take(sim_dof, -1, self._chain_sim), take(sim_vel, -1, self._chain_sim))
-        return self._assemble(w, take(sim_vel, -1, self._hng_sim), self._dof_perm)
+        return self._join(w, take(sim_vel, -1, self._ball_sim), take(sim_vel, -1, self._hng_sim), self._cbh_perm)
 
     def dof_vel_to_sim_vel(self, sim_dof, dof_vel):
-        """Inverse of sim_vel_to_dof_vel: motion-layout DoF velocities [..., num_dofs] at hinge angles
-        sim_dof [..., D] -> hinge rates [..., D] (damped least squares through gimbal lock)."""
-        self._require_hinges_only("dof_vel_to_sim_vel", "MuJoCo's qvel")
+        """Inverse of sim_vel_to_dof_vel: motion-layout DoF velocities [..., num_dofs] at coordinates
+        sim_dof [..., D] -> joint rates [..., D] (three-hinge chains: damped least squares through gimbal lock)."""
         rates = self.hinge_chains.rates(take(sim_dof, -1, self._chain_sim), take(dof_vel, -1, self._chain_cols))
-        return self._assemble(rates, take(dof_vel, -1, self._hng_cols), self._sim_perm)
+        return self._join(rates, take(dof_vel, -1, self._ball_cols), take(dof_vel, -1, self._hng_cols), self._sim_perm)
 
     def dof_to_qpos(self, root_pos, root_rot, dof):
         """Full MuJoCo qpos [..., nq] (free joint quaternion in wxyz) of a pose."""

@@ -47,6 +47,25 @@ def load_yaml(path):
     return data
 
 
+def load_layered_config(path, _seen=()):
+    """An env or agent YAML as a dict. ``base_config: FILE`` (a path from the repository root, like char_file) takes
+    that file's keys first, then this file's on top (top-level keys: a variant's ``model:`` replaces the whole
+    section): a variant names only what it changes."""
+    config = load_yaml(path)
+    base = config.pop("base_config", None)
+    if base is None:
+        return config
+    base = str(base)
+    if not os.path.isabs(base) and not os.path.isfile(base):  # run from elsewhere: a file beside this one
+        beside = os.path.join(os.path.dirname(str(path)), os.path.basename(base))
+        base = beside if os.path.isfile(beside) else base
+    if os.path.abspath(base) in _seen + (os.path.abspath(str(path)),):
+        raise ConfigError("%s: base_config %s leads back to itself" % (path, base))
+    merged = load_layered_config(base, _seen + (os.path.abspath(str(path)),))
+    merged.update(config)
+    return merged
+
+
 def check_keys(config, allowed, path, required=()):
     """Reject unknown keys (typos) and missing required ones, naming the file."""
     unknown = sorted(set(config) - set(allowed))

@@ -40,6 +40,10 @@ class IsaacGymEngine(Engine):
         model, self.body_names = build_scene(char_file, cfg["sim_freq"], self.control_mode, cfg["self_collisions"],
                                              cfg["ground_friction"])
         self.dofs = ActuatedDofs(model, self.control_mode)
+        if self.dofs.has_balls:
+            raise ValueError("%s: joint '%s' is a ball joint; the isaac_gym engine drives hinges only: write it as "
+                             "three hinges, or use the mujoco or mujoco_warp engine"
+                             % (char_file, model.joint(int(self.dofs.jnt_ids[self.dofs.ball_cols[0, 0]])).name))
         self.num_bodies = model.nbody - 1
         self.num_dofs = model.nu
         self._dof_names = [model.joint(int(j)).name for j in self.dofs.jnt_ids]  # MJCF depth-first order

@@ -24,7 +24,7 @@ class MujocoEngine(Engine):
             raise ValueError("%s: %s" % (char_file, e)) from e
         self.num_bodies = m.nbody - 1
         self.num_dofs = m.nu
-        self._act_ids, self._act_qpos, self._act_qvel = self.dofs.act_ids, self.dofs.qpos_adr, self.dofs.qvel_adr
+        self._act_ids, self._act_qvel = self.dofs.act_ids, self.dofs.qvel_adr
         # persistent: one MjData per env (about 0.2 MB each), so a step continues from the position
         # and velocity stages the previous step computed for the observations instead of redoing
         # them (about 10% faster for the humanoid; results are bit-identical either way)
@@ -77,7 +77,7 @@ class MujocoEngine(Engine):
         self._root_vel = f(qvel[:, 0:3])
         self._root_ang_vel_local = f(qvel[:, 3:6])  # MuJoCo's free joint: angular velocity in the body frame
         self._root_ang_vel = None
-        self._dof_pos = f(qpos[:, self._act_qpos])
+        self._dof_pos = f(self.dofs.pos_from_qpos(qpos))  # hinge angles, ball exp maps
         self._dof_vel = f(qvel[:, self._act_qvel])
         self._body_pos_np = self._xpos[:, 1:].astype(np.float32)
         self._body_pos = f(self._body_pos_np)
@@ -129,7 +129,8 @@ class MujocoEngine(Engine):
 
     def set_dof_state(self, env_ids, dof_pos, dof_vel):
         ids = _to_numpy(env_ids).astype(np.int64)
-        self._qpos[np.ix_(ids, self._act_qpos)] = _to_numpy(dof_pos)
+        cols, values = self.dofs.qpos_from_pos(torch.as_tensor(dof_pos, dtype=torch.float64).cpu())
+        self._qpos[np.ix_(ids, cols)] = _to_numpy(values)
         self._qvel[np.ix_(ids, self._act_qvel)] = _to_numpy(dof_vel)
         self._dirty = np.union1d(getattr(self, "_dirty", np.zeros(0, np.int64)), ids)
 

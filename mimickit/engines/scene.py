@@ -76,31 +76,45 @@ def drive_actuators(spec, control_mode, char_file="<mjcf>"):
       limit as the joint's ``actuatorfrcrange`` or the motor's ``gear`` (MimicKit's and Isaac Gym's): the
       joint's passive spring and damper are then removed (they are the drive's gains, not the joint's).
 
+    A hinge has one actuator with gear 1; a ball joint three, with gears along its x, y and z axes: MuJoCo's
+    length of such an actuator is that component of the ball's exp map, so each drives one exp-map coordinate.
     -> (one line saying what was converted, None where nothing was; {joint name: PD stiffness kp}).
-    Anything else (a tendon, an actuator
-    on a ball joint or a tendon, a motor with no gain in pos mode, no torque limit) raises ValueError
-    naming it and what is expected."""
+    Anything else (a tendon, an actuator on a tendon or a slide, a ball joint without one actuator per axis,
+    a motor with no gain in pos mode, no torque limit) raises ValueError naming it and what is expected."""
     if len(spec.tendons) > 0:
         raise ValueError("%s: tendon '%s': tendons are not supported; drive each joint with its own actuator"
                          % (char_file, spec.tendons[0].name))
     targets = [act.target for act in spec.actuators]
     for joint in spec.joints if targets else []:  # no actuator at all: a character for playback only
-        if joint.type != mujoco.mjtJoint.mjJNT_FREE and targets.count(joint.name) != 1:
+        need = 3 if joint.type == mujoco.mjtJoint.mjJNT_BALL else 1
+        if joint.type != mujoco.mjtJoint.mjJNT_FREE and targets.count(joint.name) != need:
             n = targets.count(joint.name)
-            raise ValueError("%s: joint '%s' has %s; every joint of the character needs exactly one actuator"
-                             % (char_file, joint.name, "no actuator" if n == 0 else "%d actuators" % n))
+            raise ValueError("%s: joint '%s' has %s; every %s of the character needs exactly %s"
+                             % (char_file, joint.name, "no actuator" if n == 0 else "%d actuators" % n,
+                                "ball joint" if need == 3 else "joint",
+                                "three actuators, with gears along its x, y and z axes" if need == 3 else "one actuator"))
     fixed, affine = mujoco.mjtGain.mjGAIN_FIXED, mujoco.mjtBias.mjBIAS_AFFINE
-    motors, limit_sources, gains = 0, set(), {}
+    motors, limit_sources, gains, ball_axes = 0, set(), {}, {}
     for act in spec.actuators:
         name = act.name or act.target
         if act.trntype != mujoco.mjtTrn.mjTRN_JOINT:
             raise ValueError("%s: actuator '%s' does not drive a joint; expected one actuator per hinge joint"
                              % (char_file, name))
         joint = spec.joint(act.target)
-        if joint.type != mujoco.mjtJoint.mjJNT_HINGE:
-            raise ValueError("%s: actuator '%s' drives joint '%s', which is not a hinge; the engines drive hinges "
-                             "(write a ball joint as three hinges)" % (char_file, name, act.target))
-        gear = float(act.gear[0])
+        gear_vec = [float(g) for g in act.gear[:3]]
+        if joint.type == mujoco.mjtJoint.mjJNT_BALL:
+            # a ball's actuator acts about its gear axis, and its length is that component of the ball's
+            # exp map: a unit axis makes it one exp-map coordinate, driven like a hinge
+            if sorted(abs(g) for g in gear_vec) != [0.0, 0.0, 1.0] or max(gear_vec) != 1.0:
+                raise ValueError("%s: actuator '%s' on ball joint '%s' has gear %s; expected one of the axes "
+                                 "1 0 0, 0 1 0, 0 0 1 (one actuator per axis)"
+                                 % (char_file, name, act.target, " ".join("%g" % g for g in gear_vec)))
+            ball_axes.setdefault(act.target, set()).add(gear_vec.index(1.0))
+            gear_vec = [1.0, 0.0, 0.0]
+        elif joint.type != mujoco.mjtJoint.mjJNT_HINGE:
+            raise ValueError("%s: actuator '%s' drives joint '%s', which is neither a hinge nor a ball joint"
+                             % (char_file, name, act.target))
+        gear = gear_vec[0]
         is_motor = act.gaintype == fixed and act.biastype == mujoco.mjtBias.mjBIAS_NONE
         if is_motor:
             kp, kd = float(joint.stiffness[0]), float(joint.damping[0])
@@ -130,7 +144,8 @@ def drive_actuators(spec, control_mode, char_file="<mjcf>"):
                              "(and damping) as its gains, a <position> actuator, or control_mode: torque"
                              % (char_file, act.target))
         gains[act.target] = kp
-        act.gear = [1.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+        if joint.type != mujoco.mjtJoint.mjJNT_BALL:
+            act.gear = [1.0, 0.0, 0.0, 0.0, 0.0, 0.0]
         act.gaintype = fixed
         act.forcelimited = mujoco.mjtLimited.mjLIMITED_TRUE
         act.forcerange = [lo, hi]
@@ -145,6 +160,10 @@ def drive_actuators(spec, control_mode, char_file="<mjcf>"):
             act.biasprm = [0.0] * 10
             act.ctrllimited = mujoco.mjtLimited.mjLIMITED_TRUE
             act.ctrlrange = [lo, hi]
+    for joint_name, axes in ball_axes.items():
+        if len(axes) != 3:
+            raise ValueError("%s: ball joint '%s' has two actuators on one axis; expected one per axis x, y, z"
+                             % (char_file, joint_name))
     if motors == 0:
         return None, gains
     what = ("PD position servos with the joints' stiffness and damping as gains" if control_mode == "pos"
@@ -170,21 +189,75 @@ def _stabilize_pd(spec, h, gains):
 
 
 class ActuatedDofs:
-    """The character's actuated hinges in the MJCF's depth-first (qpos) order, the order of
-    KinCharModel.sim_dof_names(). The <actuator> block may list them in another order, so
-    ``act_ids[i]`` is the actuator that drives DoF i. Numpy arrays [D]; engines move them to torch."""
+    """The character's actuated DoFs in the MJCF's depth-first (qvel) order, the order of
+    KinCharModel.sim_dof_names(): each hinge's angle, and each ball joint's exp map (x, y, z; its qpos is a
+    quaternion, its qvel the angular velocity in the child frame). The <actuator> block may list them in
+    another order, so ``act_ids[i]`` is the actuator that drives DoF i. Numpy arrays [D]; engines move them
+    to torch and read and write positions through ``pos_from_qpos`` / ``qpos_from_pos``."""
 
     def __init__(self, model, control_mode="pos"):
         m = model
         if m.njnt < 1 or m.jnt_type[0] != mujoco.mjtJoint.mjJNT_FREE:
             raise ValueError("the character's root must have a free joint")
-        act_qpos = np.array([m.jnt_qposadr[m.actuator_trnid[a, 0]] for a in range(m.nu)])
-        self.act_ids = np.argsort(act_qpos, kind="stable")
-        self.jnt_ids = m.actuator_trnid[self.act_ids, 0]
-        self.qpos_adr = m.jnt_qposadr[self.jnt_ids]
-        self.qvel_adr = m.jnt_dofadr[self.jnt_ids]
-        self.limits = m.jnt_range[self.jnt_ids].astype(np.float32)  # [D, 2]
+        jnt = m.actuator_trnid[:, 0]
+        is_ball = m.jnt_type[jnt] == mujoco.mjtJoint.mjJNT_BALL  # [nu]
+        axis = np.where(is_ball, np.argmax(np.abs(m.actuator_gear[:, :3]), axis=1), 0)  # a ball actuator's axis
+        act_qvel = m.jnt_dofadr[jnt] + axis
+        self.act_ids = np.argsort(act_qvel, kind="stable")
+        self.jnt_ids = jnt[self.act_ids]
+        self.qvel_adr = act_qvel[self.act_ids]
+        ball = is_ball[self.act_ids]  # [D]
+        self.hinge_cols = np.nonzero(~ball)[0]  # [H] DoFs that are hinge angles
+        self.hinge_qpos = m.jnt_qposadr[self.jnt_ids[~ball]]  # [H]
+        self.ball_cols = np.nonzero(ball)[0].reshape(-1, 3)  # [G, 3] DoFs that are a ball's exp map x, y, z
+        self.ball_qpos = m.jnt_qposadr[self.jnt_ids[self.ball_cols[:, 0]]] if len(self.ball_cols) else \
+            np.zeros(0, np.int64)  # [G] first qpos (w) of each ball's quaternion
+        # limits [D, 2]: the hinges' ranges; a ball's exp map has none per coordinate (MuJoCo keeps its cone)
+        self.limits = np.where(ball[:, None], np.array([-np.inf, np.inf]), m.jnt_range[self.jnt_ids]).astype(np.float32)
         force_lim = m.actuator_forcerange[:, 1] if control_mode == "pos" else m.actuator_ctrlrange[:, 1]
         self.torque_limits = force_lim[self.act_ids].astype(np.float32)  # [D]
         # the command that holds the model's default pose (pos) or applies no torque (torque) [D]
-        self.initial_cmd = (m.qpos0[self.qpos_adr] if control_mode == "pos" else np.zeros(m.nu)).astype(np.float32)
+        self.initial_cmd = (self.pos_from_qpos(np.asarray(m.qpos0, np.float64)[None])[0] if control_mode == "pos"
+                            else np.zeros(m.nu)).astype(np.float32)
+
+    @property
+    def has_balls(self):
+        return len(self.ball_cols) > 0
+
+    def _ball_quat_cols(self):
+        return (self.ball_qpos[:, None] + np.arange(4)).reshape(-1)  # [4G] wxyz of each ball
+
+    def pos_from_qpos(self, qpos):
+        """qpos [N, nq] (numpy or torch) -> DoF positions [N, D]: hinge angles, ball exp maps."""
+        if not self.has_balls:
+            return qpos[:, self.hinge_qpos]
+        import torch
+        from mimickit.util.rotations import quat_to_exp_map
+        q = torch.as_tensor(qpos)
+        out = q.new_zeros(q.shape[0], len(self.qvel_adr))
+        i = self._indices(q.device)
+        out[:, i["hinge_cols"]] = q[:, i["hinge_qpos"]]
+        wxyz = q[:, i["ball_quat"]].view(q.shape[0], -1, 4)
+        out[:, i["ball_cols"]] = quat_to_exp_map(wxyz[..., [1, 2, 3, 0]]).flatten(1)
+        return out if torch.is_tensor(qpos) else out.numpy()
+
+    def qpos_from_pos(self, pos):
+        """DoF positions [K, D] (torch) -> (qpos columns [C] (numpy), their values [K, C]): what to write."""
+        if not self.has_balls:
+            return self.hinge_qpos, pos
+        import torch
+        from mimickit.util.rotations import exp_map_to_quat
+        i = self._indices(pos.device)
+        quat = exp_map_to_quat(pos[:, i["ball_cols"]].view(pos.shape[0], -1, 3))
+        values = torch.cat([pos[:, i["hinge_cols"]], quat[..., [3, 0, 1, 2]].flatten(1)], dim=1)
+        return np.concatenate([self.hinge_qpos, self._ball_quat_cols()]), values
+
+    def _indices(self, device):
+        """The index arrays as torch tensors on device, made once (a CUDA graph cannot copy from the host)."""
+        import torch
+        cache = self.__dict__.setdefault("_index_cache", {})
+        if device not in cache:
+            t = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.long, device=device)
+            cache[device] = dict(hinge_cols=t(self.hinge_cols), hinge_qpos=t(self.hinge_qpos),
+                                 ball_cols=t(self.ball_cols.reshape(-1)), ball_quat=t(self._ball_quat_cols()))
+        return cache[device]

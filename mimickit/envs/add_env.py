@@ -15,11 +15,17 @@ Perfect tracking is the zero vector: it is the only "real" sample (``sample_disc
 zeros), every policy difference is "fake", so the discriminator learns how far from zero, in which
 directions, tracking is off, without reward weights or scales to tune.
 
+``disc_obs: global`` takes every quantity in the world frame, so that D sees errors of heading, which the
+heading-frame features above cannot (each side in its own heading frame: a character that turns away from
+the reference changes them only through its ground offset): root position, rotation (tangent-normal),
+velocity and angular velocity, every body's position relative to the root and its world rotation, and the
+DoF velocities, simulated minus reference (``global_state``), as the ADD paper's implementation does.
+
 ``disc_obs: errors`` gives D another differential vector: non-negative tracking errors, one per objective,
 as the ADD paper writes its differential vector (each zero when tracking is perfect): the root's ground
 distance and height difference to the reference, its rotation angle, the norms of its linear and angular
 velocity errors, each joint's rotation angle, each DoF's velocity error and each key body's world position
-error (``tracking_errors``). ``features`` (the default) is the signed difference above.
+error (``tracking_errors``). ``features`` (the default) is the signed heading-frame difference above.
 
 The hand-made DeepMimic terms are still computed (``reward_terms``, as in DeepMimic's env) so that they can
 be compared with the discriminator's reward; they are not paid.
@@ -32,7 +38,7 @@ from mimickit.envs.deepmimic_env import DeepMimicEnv, sim_vel_to_dof_vel
 from mimickit.util import rotations as rot
 from mimickit.util.indexing import take
 
-DISC_OBS_KINDS = ("features", "errors")
+DISC_OBS_KINDS = ("features", "global", "errors")
 
 
 def differential_obs(sim_rows, ref_rows, layout):
@@ -43,6 +49,16 @@ def differential_obs(sim_rows, ref_rows, layout):
     heading_inv = rot.heading_quat_inv(ref_rows[:, 3:7])
     offset = rot.quat_rotate(heading_inv, sim_rows[:, 0:3] - ref_rows[:, 0:3])[:, :2]
     return torch.cat([offset, diff[:, 2:]], dim=-1)
+
+
+def global_state(root_pos, root_rot, root_vel, root_ang_vel, body_pos, body_rot, dof_vel):
+    """One side of ``disc_obs: global``, all in the world frame -> [N, 15 + 9 (B - 1) + num_dofs]: root position
+    [N, 3], rotation [N, 4] xyzw as tangent-normal (6), velocity and angular velocity [N, 3]; the bodies
+    [N, B, 3 | 4] other than the root: position relative to the root (3) and world rotation as tangent-normal
+    (6); DoF velocities [N, num_dofs] (motion layout)."""
+    rel_pos = body_pos[:, 1:] - root_pos.unsqueeze(1)  # [N, B - 1, 3]
+    return torch.cat([root_pos, rot.quat_to_tan_norm(root_rot), root_vel, root_ang_vel, rel_pos.flatten(1),
+                      rot.quat_to_tan_norm(body_rot[:, 1:]).flatten(1), dof_vel], dim=-1)
 
 
 def tracking_errors(root_pos, root_rot, root_vel, root_ang_vel, joint_rot, dof_vel, body_pos, ref,
@@ -80,9 +96,11 @@ class ADDEnv(DeepMimicEnv):
 
     @property
     def disc_obs_dim(self):
+        num_joints, num_dofs, num_keys = self._layout
         if self.config["disc_obs"] == "errors":
-            num_joints, num_dofs, num_keys = self._layout
             return 5 + num_joints + num_dofs + num_keys
+        if self.config["disc_obs"] == "global":
+            return 15 + 9 * (self.char_model.num_bodies - 1) + num_dofs
         return disc_obs_frame_dim(*self._layout)
 
     def get_disc_obs(self):
@@ -94,6 +112,13 @@ class ADDEnv(DeepMimicEnv):
             return tracking_errors(e.get_root_pos(), e.get_root_rot(), e.get_root_vel(), e.get_root_ang_vel(),
                                    joint_rot, sim_vel_to_dof_vel(km, dof_pos, e.get_dof_vel()), e.get_body_pos(),
                                    self._ref_frame(), self._joint_body_ids, self._key_ids)
+        if self.config["disc_obs"] == "global":
+            e, km, ref = self.engine, self.char_model, self._ref_frame()
+            dof_vel = sim_vel_to_dof_vel(km, e.get_dof_pos(), e.get_dof_vel())
+            sim = global_state(e.get_root_pos(), e.get_root_rot(), e.get_root_vel(), e.get_root_ang_vel(),
+                               e.get_body_pos(), e.get_body_rot(), dof_vel)
+            return sim - global_state(ref.root_pos, ref.root_rot, ref.root_vel, ref.root_ang_vel, ref.body_pos,
+                                      ref.body_rot, ref.dof_vel)
         sim = sim_disc_frame(self.engine, self.char_model, self._joint_body_ids, self._key_ids)
         ref = ref_disc_frame(self._ref_frame(), self.char_model, self._joint_body_ids, self._key_ids)
         return differential_obs(sim, ref, self._layout)

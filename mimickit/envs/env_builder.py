@@ -1,8 +1,7 @@
 """build_env: the env class named by an env YAML's ``env_name``, with its keys validated."""
 import importlib
-import os
 
-from mimickit.engines.engine import ConfigError, load_yaml
+from mimickit.engines.engine import ConfigError, load_layered_config as load_env_config
 
 
 def env_classes():
@@ -21,24 +20,6 @@ def env_classes():
         else:
             classes[name] = getattr(mod, cls)
     return classes
-
-
-def load_env_config(path, _seen=()):
-    """An env YAML as a dict. ``base_config: FILE`` (a path from the repository root, like char_file) takes
-    that file's keys first, then this file's on top: a variant names only what it changes."""
-    config = load_yaml(path)
-    base = config.pop("base_config", None)
-    if base is None:
-        return config
-    base = str(base)
-    if not os.path.isabs(base) and not os.path.isfile(base):  # run from elsewhere: a file beside this one
-        beside = os.path.join(os.path.dirname(str(path)), os.path.basename(base))
-        base = beside if os.path.isfile(beside) else base
-    if os.path.abspath(base) in _seen + (os.path.abspath(str(path)),):
-        raise ConfigError("%s: base_config %s leads back to itself" % (path, base))
-    merged = load_env_config(base, _seen + (os.path.abspath(str(path)),))
-    merged.update(config)
-    return merged
 
 
 def build_env(env_config_path, engine_config_path, num_envs, device="cpu", visualize=False, overrides=None):

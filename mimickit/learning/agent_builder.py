@@ -1,7 +1,7 @@
 """Agent named by an agent YAML's agent_name."""
 import os
 
-from mimickit.engines.engine import ConfigError, load_yaml
+from mimickit.engines.engine import ConfigError, load_layered_config
 
 
 def build_agent(config_file, env, device=None, model_file=None):
@@ -9,7 +9,7 @@ def build_agent(config_file, env, device=None, model_file=None):
     (``model_config``, as actor-only exports do) sets the network, so a model trained with another
     agent YAML (e.g. the GPU one) plays with this one. The agent lives on the env's device unless
     `device` says otherwise."""
-    config = load_yaml(config_file)
+    config = load_layered_config(config_file)
     if model_file and os.path.isfile(str(model_file)):
         import torch
         state = torch.load(str(model_file), map_location="cpu", weights_only=True)
