@@ -206,6 +206,21 @@ def _build_agent(args, env, device):
     return build_agent(args["agent_config"], env, device, model_file)
 
 
+def player_from_arg_file(arg_file, model_file, num_envs, engine_config="data/engines/mujoco_engine.yaml",
+                         **overrides):
+    """The env and agent an arg file names, built on engine_config (the CPU engine unless told), with
+    model_file loaded to play (no optimizer state) -> (env, agent). overrides: env YAML keys to replace
+    (the arg file's motion_file is applied unless given here)."""
+    from mimickit.envs.env_builder import build_env
+    from mimickit.learning.agent_builder import build_agent
+    args = parse_args(["--arg_file", arg_file])
+    overrides.setdefault("motion_file", args["motion_file"])
+    env = build_env(args["env_config"], engine_config, num_envs, overrides=overrides)
+    agent = build_agent(args["agent_config"], env, model_file=model_file)
+    agent.load(model_file, weights_only=True)
+    return env, agent
+
+
 def test_summary(result):
     """One line: mean_return, mean_episode_length (s), full_episode_frac (episodes that reached the
     time limit), then the means of the env's and agent's test metrics (e.g. tracking_error_m, the mean

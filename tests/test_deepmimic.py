@@ -219,3 +219,24 @@ def test_plot_log_draws_the_columns(tmp_path):
     assert (tmp_path / "curves.png").stat().st_size > 1000
     assert [ax.get_title() for ax in fig.axes] == ["test_return", "test_episode_length"]
     assert list(fig.axes[0].lines[0].get_ydata()) == [1.5, 2.5]
+
+
+def test_tracking_breakdown_of_the_shipped_walk_splits_its_error_into_drift_and_pose():
+    """tools/tracking_probes.py breakdown on the shipped walk (run.player_from_arg_file: its GPU arg file played
+    on the CPU engine): it tracks to a few centimetres, its root stays with the reference root and its pose
+    with the clip's about its own root."""
+    import importlib.util
+
+    from mimickit.run import player_from_arg_file
+    spec = importlib.util.spec_from_file_location("probes", os.path.join(REPO_ROOT, "tools", "tracking_probes.py"))
+    probes = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(probes)
+    torch.manual_seed(0)
+    env, agent = player_from_arg_file(os.path.join(REPO_ROOT, "args", "deepmimic_humanoid_walk_ppo_gpu_args.txt"),
+                                      os.path.join(REPO_ROOT, "data", "models", "deepmimic_humanoid_walk_ppo.pt"), 4,
+                                      engine_config=os.path.join(REPO_ROOT, "data", "engines", "mujoco_engine.yaml"),
+                                      rand_reset=False)
+    assert env.engine.device.type == "cpu" and env.num_envs == 4
+    m = probes.breakdown(env, agent, 30)
+    env.close()
+    assert 0.0 < m["tracking"] < 0.05 and m["drift"] < 0.05 and m["about_root"] < 0.03 and m["heading"] < 0.1
