@@ -267,6 +267,14 @@ def test_a_checkpoint_with_another_window_is_refused(tmp_path):
     other = amp_env(2, num_disc_obs_steps=4)
     with pytest.raises(CheckpointError, match="disc_obs_dim 1300; this env has 520"):
         build_agent(cfg, other).load(str(tmp_path / "m.pt"))
+    # the same observation, another discriminator (its width, or an older version's normalizer): one line
+    (tmp_path / "wide").mkdir()
+    wide = yaml.safe_load(open(cfg))
+    wide["model"]["disc_net"] = "fc_1layers_64units"
+    (tmp_path / "wide" / "agent.yaml").write_text(yaml.safe_dump(wide))
+    build_agent(str(tmp_path / "wide" / "agent.yaml"), env).save(str(tmp_path / "wide.pt"))
+    with pytest.raises(CheckpointError, match=r"wide\.pt: its discriminator does not fit this agent's .*other shapes"):
+        build_agent(cfg, env).load(str(tmp_path / "wide.pt"))
     ppo_env = build_env(os.path.join(REPO_ROOT, "data", "envs", "deepmimic_humanoid_env.yaml"), ENGINE, 2)
     from mimickit.engines.engine import ConfigError
     with pytest.raises(ConfigError, match="AMP needs an env with discriminator observations"):

@@ -186,7 +186,15 @@ class AMPAgent(PPOAgent):
         if state.get("disc_obs_dim") != self.env.disc_obs_dim:
             raise CheckpointError("%s: the discriminator expects disc_obs_dim %s; this env has %d (num_disc_obs_steps "
                                   "or key_bodies differ)" % (path, state.get("disc_obs_dim"), self.env.disc_obs_dim))
-        self.disc.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state["disc"].items()})
+        disc_state = {k: v.float() if v.is_floating_point() else v for k, v in state["disc"].items()}
+        mine = self.disc.state_dict()
+        if set(disc_state) != set(mine) or any(tuple(v.shape) != tuple(mine[k].shape) for k, v in disc_state.items()):
+            missing, extra = sorted(set(mine) - set(disc_state)), sorted(set(disc_state) - set(mine))
+            raise CheckpointError("%s: its discriminator does not fit this agent's (%s; missing %s, unexpected %s, or "
+                                  "other shapes): disc_net or the normalizer differ, e.g. a checkpoint of another "
+                                  "agent or version (--init_model_file starts from its policy)"
+                                  % (path, self.path, missing or "none", extra or "none"))
+        self.disc.load_state_dict(disc_state)
         if not weights_only:
             self.disc_optimizer.load_state_dict(state["disc_optimizer"])
             self._disc_step = None  # a captured graph points at the old optimizer state
