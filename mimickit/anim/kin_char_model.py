@@ -39,7 +39,7 @@ class Joint:
         self.dof_offset = dof_offset
         self.hinge_axes = hinge_axes  # [n_hinges, 3] in the body frame
         self.anchor = anchor  # [3] rotation centre in the body frame
-        self.limits = limits  # [n_hinges, 2] radians, or None
+        self.limits = limits  # [n_dofs, 2] radians (inf: none), or None (fixed)
         self.is_ball = is_ball
         self.qpos_adr = qpos_adr  # MuJoCo qpos addresses of this joint's coordinates
         self.qvel_adr = qvel_adr
@@ -129,8 +129,9 @@ class KinCharModel:
             jname = mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_JOINT, jids[0]) or bname
             qpos_adr = list(range(qpos_adr[0], qpos_adr[0] + 4))
             qvel_adr = list(range(qvel_adr[0], qvel_adr[0] + 3))
+            # no limit per exp-map coordinate (MuJoCo's own cone, range[1], bounds the rotation angle)
             return Joint(jname, b, JointType.SPHERE, dof_offset, anchor=anchors[0], is_ball=True,
-                         qpos_adr=qpos_adr, qvel_adr=qvel_adr)
+                         limits=torch.tensor([[-math.inf, math.inf]] * 3), qpos_adr=qpos_adr, qvel_adr=qvel_adr)
         if all(t == hinge for t in types) and len(jids) in (1, 3):
             axes = torch.tensor(m.jnt_axis[jids], dtype=torch.float32)
             limits = torch.tensor(m.jnt_range[jids], dtype=torch.float32)

@@ -129,8 +129,8 @@ class MujocoEngine(Engine):
 
     def set_dof_state(self, env_ids, dof_pos, dof_vel):
         ids = _to_numpy(env_ids).astype(np.int64)
-        cols, values = self.dofs.qpos_from_pos(torch.as_tensor(dof_pos, dtype=torch.float64).cpu())
-        self._qpos[np.ix_(ids, cols)] = _to_numpy(values)
+        values = self.dofs.qpos_values(torch.as_tensor(dof_pos, dtype=torch.float64).cpu())
+        self._qpos[np.ix_(ids, self.dofs.qpos_cols)] = _to_numpy(values)
         self._qvel[np.ix_(ids, self._act_qvel)] = _to_numpy(dof_vel)
         self._dirty = np.union1d(getattr(self, "_dirty", np.zeros(0, np.int64)), ids)
 

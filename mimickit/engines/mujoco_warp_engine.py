@@ -117,8 +117,7 @@ class MujocoWarpEngine(Engine):
         self.dofs = ActuatedDofs(m, self.control_mode)  # the CPU engine's DoF order and limits
         as_t = lambda a: torch.as_tensor(a, device=self.torch_device)
         self._act_ids, self._act_qvel = as_t(self.dofs.act_ids), as_t(self.dofs.qvel_adr)
-        cols, _ = self.dofs.qpos_from_pos(torch.zeros(1, self.num_dofs))
-        self._act_qpos = as_t(cols)  # the qpos columns DoF positions are written to (a ball's: its quaternion)
+        self._act_qpos = as_t(self.dofs.qpos_cols)  # where DoF positions are written (a ball's: its quaternion)
         self.contacts_per_world, njmax = buffer_sizes(m)
         with wp.ScopedDevice(self.wp_device):
             self.wm = mjw.put_model(m)
@@ -227,10 +226,7 @@ class MujocoWarpEngine(Engine):
         # MuJoCo's free joint keeps its angular velocity in the body frame
         return self._read("root_ang_vel", lambda: quat_rotate(self.get_root_rot(), self._qvel[:, 3:6]))
 
-    def get_dof_pos(self):
-        if not self.dofs.has_balls:
-            return self._read("dof_pos", lambda: take(self._qpos, 1, self._act_qpos))
-        return self._read("dof_pos", lambda: self.dofs.pos_from_qpos(self._qpos))  # ball exp maps from quaternions
+    def get_dof_pos(self): return self._read("dof_pos", lambda: self.dofs.pos_from_qpos(self._qpos))
 
     def get_dof_vel(self): return self._read("dof_vel", lambda: take(self._qvel, 1, self._act_qvel))
     def get_body_pos(self): return self._read("body_pos", lambda: self._xpos[:, 1:].clone())
@@ -265,7 +261,7 @@ class MujocoWarpEngine(Engine):
         ids = torch.as_tensor(env_ids, dtype=torch.long, device=self.torch_device).unsqueeze(-1)
         f = lambda x: torch.as_tensor(x, dtype=torch.float32, device=self.torch_device)
         self._reads = {}
-        self._qpos[ids, self._act_qpos] = self.dofs.qpos_from_pos(f(dof_pos))[1]
+        self._qpos[ids, self._act_qpos] = self.dofs.qpos_values(f(dof_pos))
         self._qvel[ids, self._act_qvel] = f(dof_vel)
 
     def set_state_where(self, mask, root_pos, root_rot, root_vel, root_ang_vel, dof_pos, dof_vel):
@@ -276,7 +272,7 @@ class MujocoWarpEngine(Engine):
         root_qd = torch.cat([root_vel, quat_rotate_inverse(root_rot, root_ang_vel)], dim=-1)  # [N, 6]
         self._qpos[:, 0:7] = torch.where(m, root_q, self._qpos[:, 0:7])
         self._qvel[:, 0:6] = torch.where(m, root_qd, self._qvel[:, 0:6])
-        self._qpos[:, self._act_qpos] = torch.where(m, self.dofs.qpos_from_pos(dof_pos)[1],
+        self._qpos[:, self._act_qpos] = torch.where(m, self.dofs.qpos_values(dof_pos),
                                                     take(self._qpos, 1, self._act_qpos))
         self._qvel[:, self._act_qvel] = torch.where(m, dof_vel, take(self._qvel, 1, self._act_qvel))
 

@@ -4,6 +4,9 @@ Every engine compiles the same scene, so the CPU and GPU engines simulate the sa
 """
 import mujoco
 import numpy as np
+import torch
+
+from mimickit.util.indexing import take
 
 
 def build_scene(char_file, sim_freq, control_mode="pos", self_collisions=False, ground_friction=1.0):
@@ -48,8 +51,6 @@ def _rest_on_the_ground(spec):
     """Move the root body so that the rest pose's lowest geom touches the ground (z = 0): a root written
     at the origin would start with the legs in the floor, and the contact solver would throw the
     character into the air. The floor itself is not counted."""
-    import torch
-
     from mimickit.anim.kin_char_model import GeomShapes
     model = spec.compile()
     data = mujoco.MjData(model)
@@ -193,7 +194,7 @@ class ActuatedDofs:
     KinCharModel.sim_dof_names(): each hinge's angle, and each ball joint's exp map (x, y, z; its qpos is a
     quaternion, its qvel the angular velocity in the child frame). The <actuator> block may list them in
     another order, so ``act_ids[i]`` is the actuator that drives DoF i. Numpy arrays [D]; engines move them
-    to torch and read and write positions through ``pos_from_qpos`` / ``qpos_from_pos``."""
+    to torch, read positions through ``pos_from_qpos`` and write ``qpos_values`` at ``qpos_cols``."""
 
     def __init__(self, model, control_mode="pos"):
         m = model
@@ -212,6 +213,9 @@ class ActuatedDofs:
         self.ball_cols = np.nonzero(ball)[0].reshape(-1, 3)  # [G, 3] DoFs that are a ball's exp map x, y, z
         self.ball_qpos = m.jnt_qposadr[self.jnt_ids[self.ball_cols[:, 0]]] if len(self.ball_cols) else \
             np.zeros(0, np.int64)  # [G] first qpos (w) of each ball's quaternion
+        # where DoF positions are written: the hinges' angles, then each ball's quaternion (wxyz) [H + 4G]
+        self.qpos_cols = np.concatenate([self.hinge_qpos, (self.ball_qpos[:, None] + np.arange(4)).reshape(-1)])
+        self._index_cache = {}  # device -> the index arrays as torch tensors
         # limits [D, 2]: the hinges' ranges; a ball's exp map has none per coordinate (MuJoCo keeps its cone)
         self.limits = np.where(ball[:, None], np.array([-np.inf, np.inf]), m.jnt_range[self.jnt_ids]).astype(np.float32)
         force_lim = m.actuator_forcerange[:, 1] if control_mode == "pos" else m.actuator_ctrlrange[:, 1]
@@ -224,14 +228,11 @@ class ActuatedDofs:
     def has_balls(self):
         return len(self.ball_cols) > 0
 
-    def _ball_quat_cols(self):
-        return (self.ball_qpos[:, None] + np.arange(4)).reshape(-1)  # [4G] wxyz of each ball
-
     def pos_from_qpos(self, qpos):
         """qpos [N, nq] (numpy or torch) -> DoF positions [N, D]: hinge angles, ball exp maps."""
         if not self.has_balls:
-            return qpos[:, self.hinge_qpos]
-        import torch
+            return qpos[:, self.hinge_qpos] if isinstance(qpos, np.ndarray) else \
+                take(qpos, 1, self._indices(qpos.device)["hinge_qpos"])
         from mimickit.util.rotations import quat_to_exp_map
         q = torch.as_tensor(qpos)
         out = q.new_zeros(q.shape[0], len(self.qvel_adr))
@@ -241,23 +242,20 @@ class ActuatedDofs:
         out[:, i["ball_cols"]] = quat_to_exp_map(wxyz[..., [1, 2, 3, 0]]).flatten(1)
         return out if torch.is_tensor(qpos) else out.numpy()
 
-    def qpos_from_pos(self, pos):
-        """DoF positions [K, D] (torch) -> (qpos columns [C] (numpy), their values [K, C]): what to write."""
+    def qpos_values(self, pos):
+        """DoF positions [K, D] (torch) -> the values [K, C] to write at qpos columns ``qpos_cols``."""
         if not self.has_balls:
-            return self.hinge_qpos, pos
-        import torch
+            return pos
         from mimickit.util.rotations import exp_map_to_quat
         i = self._indices(pos.device)
         quat = exp_map_to_quat(pos[:, i["ball_cols"]].view(pos.shape[0], -1, 3))
-        values = torch.cat([pos[:, i["hinge_cols"]], quat[..., [3, 0, 1, 2]].flatten(1)], dim=1)
-        return np.concatenate([self.hinge_qpos, self._ball_quat_cols()]), values
+        return torch.cat([pos[:, i["hinge_cols"]], quat[..., [3, 0, 1, 2]].flatten(1)], dim=1)
 
     def _indices(self, device):
         """The index arrays as torch tensors on device, made once (a CUDA graph cannot copy from the host)."""
-        import torch
-        cache = self.__dict__.setdefault("_index_cache", {})
-        if device not in cache:
+        if device not in self._index_cache:
             t = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.long, device=device)
-            cache[device] = dict(hinge_cols=t(self.hinge_cols), hinge_qpos=t(self.hinge_qpos),
-                                 ball_cols=t(self.ball_cols.reshape(-1)), ball_quat=t(self._ball_quat_cols()))
-        return cache[device]
+            self._index_cache[device] = dict(hinge_cols=t(self.hinge_cols), hinge_qpos=t(self.hinge_qpos),
+                                             ball_cols=t(self.ball_cols.reshape(-1)),
+                                             ball_quat=t(self.qpos_cols[len(self.hinge_qpos):]))
+        return self._index_cache[device]

@@ -82,11 +82,10 @@ class CharEnv(BaseEnv):
         """The engine's DoFs must be the kinematic model's (hinges and ball exp maps) in the same order."""
         km, eng = self.char_model, self.engine
         if eng.num_dofs != km.num_sim_dofs or eng.num_bodies != km.num_bodies:
-            raise ConfigError("%s: the engine has %d actuated DoFs and %d bodies, the character %d hinge "
-                              "DoFs and %d bodies: every hinge needs exactly one actuator"
+            raise ConfigError("%s: the engine has %d actuated DoFs and %d bodies, the character %d joint "
+                              "DoFs and %d bodies: every hinge needs one actuator, every ball joint three"
                               % (self.char_file, eng.num_dofs, eng.num_bodies, km.num_sim_dofs, km.num_bodies))
-        kin_lim = torch.cat([j.limits if j.limits is not None else torch.tensor([[-math.inf, math.inf]] * 3)
-                             for j in km.movable_joints]).to(self.device)  # [D, 2]: a ball's exp map has none
+        kin_lim = torch.cat([j.limits for j in km.movable_joints]).to(self.device)  # [D, 2]
         limited = torch.isfinite(kin_lim).all(-1)
         if not torch.allclose(eng.get_dof_limits()[limited], kin_lim[limited], atol=1e-5):
             raise ConfigError("%s: the engine's DoF order differs from the character's hinge order %s"
