@@ -237,7 +237,7 @@ def test_add_gradient_penalty_is_the_mean_over_zeros_and_policy_differences(tmp_
 def test_equal_budget_curves_read_every_shipped_log_and_prefer_a_run_folder(tmp_path):
     """The equal-budget figure (BENCHMARKS.md, notebook 07): every cell's log in data/logs/compare, and a
     run folder's own log.txt first when one is given."""
-    from mimickit.viz.curves import COMPARE_CLIPS, COMPARE_METHODS, compare_logs, plot_compare_curves
+    from mimickit.viz.curves import ADD_DISCOUNT_099, COMPARE_CLIPS, COMPARE_METHODS, compare_logs, plot_compare_curves
     logs = compare_logs(os.path.join(REPO_ROOT, "data", "logs", "compare"))
     assert set(logs) == {(k, c) for k, _ in COMPARE_METHODS for c in COMPARE_CLIPS}
     missing = [cell for cell, log in logs.items() if log is None]
@@ -250,5 +250,14 @@ def test_equal_budget_curves_read_every_shipped_log_and_prefer_a_run_folder(tmp_
     assert mixed["add", "run"]["samples"] == logs["add", "run"]["samples"]
     fig = plot_compare_curves(mixed)
     lines = fig.axes[0].get_lines()  # the walk panel: DeepMimic, then the run folder's ADD
-    assert [line.get_label() for line in lines] == ["DeepMimic", "ADD"]
+    assert [line.get_label() for line in lines] == ["DeepMimic", "ADD, discount 0.95"]
     assert list(lines[1].get_ydata()) == [0.5, 0.25] and list(lines[1].get_xdata()) == [0.001, 0.002]
+    # the discount-0.99 runs: drawn on the clips that have a log, left out of the others
+    methods = COMPARE_METHODS + ADD_DISCOUNT_099
+    with_099 = compare_logs(os.path.join(REPO_ROOT, "data", "logs", "compare"), methods=methods)
+    have = [c for c in COMPARE_CLIPS if with_099["add_authors", c] is not None]
+    assert {"walk", "spinkick", "backflip"} <= set(have)
+    fig = plot_compare_curves(with_099, methods=methods)
+    for ax, clip in zip(fig.axes, COMPARE_CLIPS):
+        labels = [line.get_label() for line in ax.get_lines()]
+        assert labels == ["DeepMimic", "ADD, discount 0.95"] + (["ADD, discount 0.99"] if clip in have else [])

@@ -20,8 +20,10 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from mimickit.viz.curves import COMPARE_CLIPS as CLIPS, COMPARE_METHODS as METHODS  # noqa: E402
+from mimickit.viz.curves import ADD_DISCOUNT_099, COMPARE_CLIPS as CLIPS, COMPARE_METHODS  # noqa: E402
 from mimickit.viz.curves import compare_logs, plot_compare_curves  # noqa: E402
+
+METHODS = COMPARE_METHODS + ADD_DISCOUNT_099  # a run that is not there yet gets dashes
 
 
 def evaluate(actor, arg_file, episodes):
@@ -43,7 +45,7 @@ def main(argv=None):
     p.add_argument("--figure", default=None, help="write the learning curves here (PNG)")
     args = p.parse_args(argv)
     rows = []
-    logs = compare_logs(os.path.join(ROOT, "data", "logs", "compare"), runs_dir=args.runs_dir)
+    logs = compare_logs(os.path.join(ROOT, "data", "logs", "compare"), runs_dir=args.runs_dir, methods=METHODS)
     for clip in CLIPS:
         row = [clip]
         for key, _ in METHODS:
@@ -66,7 +68,7 @@ def main(argv=None):
     for row in rows:
         print("| " + " | ".join(row) + " |")
     if args.figure:
-        plot_compare_curves(logs).savefig(args.figure, dpi=110)
+        plot_compare_curves(logs, methods=METHODS).savefig(args.figure, dpi=110)
         print("wrote", args.figure)
 
 

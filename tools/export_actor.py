@@ -1,17 +1,23 @@
-"""Export the actor of a training checkpoint for playback (fp16, no critic, no optimizer).
+"""Export the actor of a training checkpoint for playback (fp16 or int8, no critic, no optimizer).
 
     python tools/export_actor.py --env_config data/envs/deepmimic_humanoid_env.yaml \
         --agent_config data/agents/deepmimic_humanoid_ppo_gpu_agent.yaml \
         --motion_file data/motions/humanoid/humanoid_walk.pkl \
-        --model_file output/.../model.pt --out data/models/deepmimic_humanoid_walk_ppo.pt
+        --model_file output/.../model.pt --out data/models/deepmimic_humanoid_walk_ppo.pt [--precision int8]
+
+--model_file may also be an actor file (model_actor.pt, or a shipped model): it is then stored again at
+--precision, e.g. a training run's fp16 actor as int8 (half the size; mimickit/learning/actor_precision.py).
 """
 import argparse
 import os
 import sys
 
+import torch
+
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from mimickit.envs.env_builder import build_env  # noqa: E402
+from mimickit.learning.actor_precision import PRECISIONS  # noqa: E402
 from mimickit.learning.agent_builder import build_agent  # noqa: E402
 
 
@@ -23,11 +29,15 @@ def main(argv=None):
     p.add_argument("--motion_file", default=None)
     p.add_argument("--model_file", required=True)
     p.add_argument("--out", required=True)
+    p.add_argument("--precision", default="fp16", choices=PRECISIONS)
     args = p.parse_args(argv)
     env = build_env(args.env_config, args.engine_config, 1, overrides={"motion_file": args.motion_file})
     agent = build_agent(args.agent_config, env)
-    agent.load(args.model_file)
-    agent.save_actor(args.out)
+    agent.load(args.model_file, weights_only=True)  # a full checkpoint or an actor file
+    state = torch.load(args.model_file, map_location="cpu", weights_only=True)
+    agent.iteration, agent.sample_count = int(state["iteration"]), int(state["sample_count"])  # kept in the export
+    agent.wall_time = float(state.get("wall_time", 0.0))
+    agent.save_actor(args.out, precision=args.precision)
     print("wrote %s (%.1f MB), iteration %d, %d samples" % (
         args.out, os.path.getsize(args.out) / 1e6, agent.iteration, agent.sample_count))
     env.close()

@@ -5,14 +5,16 @@ import os
 from mimickit.learning.logger import read_log
 
 COMPARE_CLIPS = ("walk", "run", "spinkick", "backflip", "cartwheel")
-COMPARE_METHODS = (("deepmimic", "DeepMimic"), ("add", "ADD"))
+COMPARE_METHODS = (("deepmimic", "DeepMimic"), ("add", "ADD, discount 0.95"))
+# ADD with the authors' discount 0.99 (args/compare/add_authors_*): the runs that track; not every clip yet
+ADD_DISCOUNT_099 = (("add_authors", "ADD, discount 0.99"),)
 
 
-def compare_logs(logs_dir, runs_dir=None):
+def compare_logs(logs_dir, runs_dir=None, methods=COMPARE_METHODS):
     """{(method key, clip): log or None} of the equal-budget runs: RUNS_DIR/<method>_<clip>/log.txt when
     runs_dir has it, else logs_dir/<method>_<clip>_log.txt (data/logs/compare keeps the table's logs)."""
     logs = {}
-    for key, _ in COMPARE_METHODS:
+    for key, _ in methods:
         for clip in COMPARE_CLIPS:
             name = "%s_%s" % (key, clip)
             candidates = [os.path.join(logs_dir, name + "_log.txt")]
@@ -23,14 +25,15 @@ def compare_logs(logs_dir, runs_dir=None):
     return logs
 
 
-def plot_compare_curves(logs, column="tracking_error_m", figsize=None):
+def plot_compare_curves(logs, column="tracking_error_m", figsize=None, methods=COMPARE_METHODS):
     """logs {(method key, clip): log or None} -> a matplotlib Figure: one panel per clip, each method's
-    in-training test `column` against samples (millions)."""
+    in-training test `column` against samples (millions); a method without a log for a clip is left out
+    of that panel."""
     from matplotlib.figure import Figure
     fig = Figure(figsize=figsize or (3.2 * len(COMPARE_CLIPS), 3.0))
     axes = fig.subplots(1, len(COMPARE_CLIPS), sharey=True)
     for ax, clip in zip(axes, COMPARE_CLIPS):
-        for key, label in COMPARE_METHODS:
+        for key, label in methods:
             log = logs.get((key, clip))
             if log is not None:
                 ax.plot([s / 1e6 for s in log["samples"]], log[column], label=label)
