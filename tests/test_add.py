@@ -237,7 +237,8 @@ def test_add_gradient_penalty_is_the_mean_over_zeros_and_policy_differences(tmp_
 def test_equal_budget_curves_read_every_shipped_log_and_prefer_a_run_folder(tmp_path):
     """The equal-budget figure (BENCHMARKS.md, notebook 07): every cell's log in data/logs/compare, and a
     run folder's own log.txt first when one is given."""
-    from mimickit.viz.curves import ADD_DISCOUNT_099, COMPARE_CLIPS, COMPARE_METHODS, compare_logs, plot_compare_curves
+    from mimickit.viz.curves import (ADD_DISCOUNT_099, COMPARE_CLIPS, COMPARE_METHODS, compare_logs,
+                                     plot_compare_curves)
     logs = compare_logs(os.path.join(REPO_ROOT, "data", "logs", "compare"))
     assert set(logs) == {(k, c) for k, _ in COMPARE_METHODS for c in COMPARE_CLIPS}
     missing = [cell for cell, log in logs.items() if log is None]

@@ -6,7 +6,7 @@
         --model_file output/.../model.pt --out data/models/deepmimic_humanoid_walk_ppo.pt [--precision int8]
 
 --model_file may also be an actor file (model_actor.pt, or a shipped model): it is then stored again at
---precision, e.g. a training run's fp16 actor as int8 (half the size; mimickit/learning/actor_precision.py).
+--precision, e.g. a training run's fp16 actor as int8 (half the size; mimickit/learning/checkpoint_precision.py).
 """
 import argparse
 import os
@@ -17,7 +17,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from mimickit.envs.env_builder import build_env  # noqa: E402
-from mimickit.learning.actor_precision import PRECISIONS  # noqa: E402
+from mimickit.learning.checkpoint_precision import PRECISIONS  # noqa: E402
 from mimickit.learning.agent_builder import build_agent  # noqa: E402
 
 

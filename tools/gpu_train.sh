@@ -7,7 +7,11 @@
 #   bash tools/gpu_train.sh collect                             actor checkpoints and logs -> $OUT, as one tar
 #                                                               in 15 MB parts ($OUT takes files of 16 MB at
 #                                                               most, 8 a call): cat results.tar.part* | tar -x
-#   INIT_DIR=warm CLIPS=run bash tools/gpu_train.sh start       start from warm/run_actor.pt (fine-tune)
+#   INIT_DIR=warm CLIPS=run bash tools/gpu_train.sh start       start from warm/run_slim.pt (a slim checkpoint:
+#                                                               actor, critic and discriminator) or else from
+#                                                               warm/run_actor.pt (fine-tune; fresh critic)
+#   SLIM=1 CLIPS=run bash tools/gpu_train.sh collect            also the slim checkpoint (model_slim.pt, fp16, no
+#                                                               optimizer state: ~1/5 of model.pt) in the tar
 #   FULL=1 CLIPS=run bash tools/gpu_train.sh collect            also the full checkpoint (model.pt) in the tar
 #   CKPT_DIR=ckpt CLIPS=run bash tools/gpu_train.sh start       on a fresh machine: resume from ckpt/run_model.pt
 #                                                               (a full checkpoint carried back; or its parts,
@@ -32,6 +36,8 @@ for c in $clips; do
     elif [ -n "$parts" ]; then
       mkdir -p "$root/$c" && cat $parts > "$root/$c/model.pt"
       resume="--model_file $root/$c/model.pt"
+    elif [ -n "${INIT_DIR:-}" ] && [ -f "$INIT_DIR/${c}_slim.pt" ]; then
+      resume="--init_model_file $(cd "$INIT_DIR" && pwd)/${c}_slim.pt"
     elif [ -n "${INIT_DIR:-}" ] && [ -f "$INIT_DIR/${c}_actor.pt" ]; then
       resume="--init_model_file $(cd "$INIT_DIR" && pwd)/${c}_actor.pt"
     fi
@@ -46,6 +52,9 @@ for c in $clips; do
     mkdir -p "$root/collect/$c"
     cp "$root/$c/model_actor.pt" "$root/$c/log.txt" "$root/collect/$c/" 2>/dev/null
     tail -n 200 "$root/$c.out" > "$root/collect/$c/out.txt" 2>/dev/null
+    if [ "${SLIM:-0}" = 1 ] && [ -f "$root/$c/model.pt" ]; then
+      python3 -m mimickit.learning.checkpoint_precision "$root/$c/model.pt" "$root/collect/$c/model_slim.pt"
+    fi
     if [ "${FULL:-0}" = 1 ] && [ -f "$root/$c/model.pt" ]; then
       cp "$root/$c/model.pt" "$root/collect/$c/model.pt"  # a consistent copy: training may rewrite model.pt
     fi

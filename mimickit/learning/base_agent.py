@@ -16,7 +16,7 @@ import torch
 
 from mimickit.engines.engine import ConfigError, check_keys
 from mimickit.envs.base_env import DoneFlags
-from mimickit.learning import actor_precision, distributed
+from mimickit.learning import checkpoint_precision, distributed
 from mimickit.learning.experience_buffer import ExperienceBuffer
 from mimickit.learning.logger import Logger
 from mimickit.learning.minibatch_step import MinibatchStep, graphs_enabled
@@ -353,10 +353,10 @@ class BaseAgent:
 
     def save_actor(self, path, precision="fp16"):
         """Actor-only checkpoint for playback: policy weights (fp16 by default, or fp32 or int8: see
-        actor_precision.py) and the observation normalizer; no critic, no optimizer. ``load`` reads it for
+        checkpoint_precision.py) and the observation normalizer; no critic, no optimizer. ``load`` reads it for
         ``--mode test``."""
         keep = {k: v for k, v in self.model.state_dict().items() if not k.startswith("critic")}
-        keep, int8_scales = actor_precision.quantize(keep, precision)
+        keep, int8_scales = checkpoint_precision.quantize(keep, precision)
         state = {"model": keep, "int8_scales": int8_scales, "actor_only": True, "iteration": self.iteration,
                  "sample_count": self.sample_count, "wall_time": self.wall_time,
                  "agent_name": self.config["agent_name"], "obs_dim": self.env.obs_dim,
@@ -376,7 +376,7 @@ class BaseAgent:
                 "%s: checkpoint expects obs_dim %s and act_dim %s (character %s); this env has %d and %d "
                 "(character %s)" % (path, dims[0], dims[1], state.get("char_file"), self.env.obs_dim,
                                     self.env.act_dim, getattr(self.env, "char_file", None)))
-        model_state = actor_precision.dequantize(state["model"], state.get("int8_scales"))
+        model_state = checkpoint_precision.dequantize(state["model"], state.get("int8_scales"))
         if "actor_mean.weight" not in model_state:
             raise CheckpointError("%s: not a MimicKit actor-critic checkpoint" % path)
         shapes = {k: tuple(v.shape) for k, v in self.model.state_dict().items()}
@@ -391,6 +391,9 @@ class BaseAgent:
         if state.get("actor_only") and not weights_only:
             raise CheckpointError("%s: an actor-only checkpoint (for --mode test) cannot resume training"
                                   % path)
+        if state.get("slim") and not weights_only:
+            raise CheckpointError("%s: a slim checkpoint (no optimizer state) cannot resume training; start "
+                                  "from it with --init_model_file" % path)
         if not weights_only and "actor_optimizer" in state:
             self.actor_optimizer.load_state_dict(state["actor_optimizer"])
             self.critic_optimizer.load_state_dict(state["critic_optimizer"])
