@@ -4,6 +4,7 @@ import os
 
 import pytest
 import torch
+import yaml
 
 from mimickit.engines.engine import ConfigError
 from mimickit.envs.ase_env import sample_unit_latents
@@ -218,6 +219,44 @@ def test_train_logs_every_loss_saves_resumes_and_plays(tmp_path):
     player = build_agent(cfg, env, model_file=str(tmp_path / "m_actor.pt"))
     player.load(str(tmp_path / "m_actor.pt"), weights_only=True)
     assert player.test(2)["episodes"] >= 2
+    env.close()
+
+
+def test_a_shared_encoder_is_a_head_on_the_discriminators_layers(tmp_path):
+    """enc_net: shared (the ASE authors' default): the encoder's own parameters are one linear layer, its
+    features are D's hidden layers (changing them changes mu), its loss trains them, training runs with it,
+    and a checkpoint of a separate encoder is refused by name."""
+    torch.manual_seed(9)
+    env = ase_env(4)
+    cfg = tiny_ase_config(tmp_path)
+    shared_cfg = str(tmp_path / "shared.yaml")
+    spec = yaml.safe_load(open(cfg))
+    spec["model"]["enc_net"] = "shared"
+    open(shared_cfg, "w").write(yaml.safe_dump(spec))
+    agent = build_agent(shared_cfg, env)
+    head = agent.encoder.out
+    assert [p.shape for p in agent.encoder.parameters()] == [head.weight.shape, head.bias.shape]
+    assert head.in_features == agent.disc.out.in_features and head.out_features == env.latent_dim
+    assert set(agent.encoder.state_dict()) == {"out.weight", "out.bias"}
+    ids = [id(p) for p in agent._disc_params()]
+    assert len(ids) == len(set(ids))  # D's layers once in the optimizer
+    x = torch.randn(5, env.disc_obs_dim)
+    mu = agent.encoder(x)
+    with torch.no_grad():
+        next(agent.disc.body.parameters()).add_(0.1)
+    assert not torch.allclose(agent.encoder(x), mu)
+    z = sample_unit_latents(5, env.latent_dim)
+    E.encoder_loss(z, agent.encoder(x)).backward()
+    assert next(agent.disc.body.parameters()).grad.abs().sum() > 0
+    agent.train(max_samples=64, out_model_file=str(tmp_path / "s.pt"), log_file=str(tmp_path / "s_log.txt"),
+                progress=False)
+    separate = build_agent(cfg, env)
+    separate.save(str(tmp_path / "sep.pt"))
+    with pytest.raises(CheckpointError, match="enc_net shared"):
+        build_agent(shared_cfg, env).load(str(tmp_path / "sep.pt"))
+    resumed = build_agent(shared_cfg, env)
+    resumed.load(str(tmp_path / "s.pt"))
+    assert torch.equal(resumed.encoder(x), agent.encoder(x))
     env.close()
 
 

@@ -26,7 +26,7 @@ from mimickit.learning.encoder import LatentEncoder, diversity_loss, encoder_los
 
 
 class ASEAgent(AMPAgent):
-    MODEL_KEYS = dict(AMPAgent.MODEL_KEYS, enc_net="fc_2layers_1024units")
+    MODEL_KEYS = dict(AMPAgent.MODEL_KEYS, enc_net="fc_2layers_1024units")  # or "shared" (encoder.py)
     CONFIG_KEYS = dict(AMPAgent.CONFIG_KEYS, **{
         "enc_reward_scale": 1.0,
         "enc_loss_weight": 5.0,  # the encoder's loss against the discriminator's (ASE's enc_coef)
@@ -47,7 +47,7 @@ class ASEAgent(AMPAgent):
     def _build_disc_companions(self):
         # D and the encoder train in the same minibatch steps, with one optimizer
         self.encoder = LatentEncoder(self.env.disc_obs_dim, self.env.latent_dim, self.model_config["enc_net"],
-                                     self.model_config["activation"]).to(self.device)
+                                     self.model_config["activation"], disc=self.disc).to(self.device)
 
     def _disc_params(self):
         return super()._disc_params() + list(self.encoder.parameters())
@@ -123,6 +123,13 @@ class ASEAgent(AMPAgent):
             raise CheckpointError("%s: a discriminator but no encoder in this checkpoint (agent %s); ASE "
                                   "training cannot resume from it (--init_model_file starts from its policy)"
                                   % (path, state.get("agent_name")))
+        enc_state = {k: v.float() for k, v in state.get("encoder", {}).items()}
+        mine = self.encoder.state_dict()
+        if enc_state and (set(enc_state) != set(mine) or any(v.shape != mine[k].shape for k, v in enc_state.items())):
+            # before D's optimizer state, which would not fit either
+            raise CheckpointError("%s: its encoder does not fit this agent's (%s: enc_net %s); a checkpoint of "
+                                  "another enc_net (--init_model_file of its actor file starts from its policy)"
+                                  % (path, self.path, self.model_config["enc_net"]))
         super()._load_extra_state(path, state, weights_only)
-        if "encoder" in state:
-            self.encoder.load_state_dict({k: v.float() for k, v in state["encoder"].items()})
+        if enc_state:
+            self.encoder.load_state_dict(enc_state)

@@ -14,6 +14,11 @@ So each latent must produce motion that tells it apart from other latents: a ski
 encoder's regularizers mirror the discriminator's: ``enc_grad_penalty`` * E[ ||grad_s (z . mu)||^2 ]
 and ``enc_weight_decay`` * sum ||W||^2.
 
+``enc_net: shared`` (the ASE authors' default) makes the encoder one linear layer on the discriminator's
+hidden layers instead of a network of its own. Both losses then train those layers, and D's gradient penalty
+keeps them smooth, so the encoder can tell latents apart only by what D's features see of the motion, not by
+small details that a network of its own can pick up.
+
 A policy can still ignore small differences between latents. The **diversity objective** asks that
 nearby latents give nearby action means and distant latents distant ones: for each sample with its
 latent z and a fresh random latent z',
@@ -27,10 +32,22 @@ from torch import nn
 from mimickit.learning.nets import build_mlp
 
 
+SHARED = "shared"  # enc_net: a head on the discriminator's hidden layers
+
+
 class LatentEncoder(nn.Module):
-    def __init__(self, obs_dim, latent_dim, net="fc_2layers_1024units", activation="relu"):
+    def __init__(self, obs_dim, latent_dim, net="fc_2layers_1024units", activation="relu", disc=None):
+        """net: an MLP name, or "shared": one linear layer on disc.body (disc: the Discriminator), whose
+        parameters stay the discriminator's (not in this module's parameters or state dict)."""
         super().__init__()
-        self.body, width = build_mlp(net, obs_dim, activation)
+        if net == SHARED:
+            if disc is None:
+                raise ValueError("enc_net: shared needs the discriminator whose hidden layers it shares")
+            self._shared = [disc.body]  # a list, so that D's layers are not registered as this module's too
+            width = disc.out.in_features
+        else:
+            self._shared = None
+            self.body, width = build_mlp(net, obs_dim, activation)
         self.out = nn.Linear(width, latent_dim)
         # small outputs at first: mu starts near a random direction for every window alike
         nn.init.uniform_(self.out.weight, -0.1, 0.1)
@@ -38,7 +55,8 @@ class LatentEncoder(nn.Module):
 
     def forward(self, norm_obs):
         """norm_obs [B, obs_dim] (normalized by the discriminator's normalizer) -> mu [B, latent_dim], unit length."""
-        return nn.functional.normalize(self.out(self.body(norm_obs)), dim=-1)
+        features = self._shared[0](norm_obs) if self._shared is not None else self.body(norm_obs)
+        return nn.functional.normalize(self.out(features), dim=-1)
 
     def weight_matrices(self):
         return [m.weight for m in self.modules() if isinstance(m, nn.Linear)]
