@@ -8,6 +8,7 @@ import torch
 import yaml
 from torch import nn
 
+from mimickit.engines.engine import ConfigError
 from mimickit.envs.amp_env import compute_disc_obs, disc_frame
 from mimickit.envs.env_builder import build_env
 from mimickit.learning import discriminator as D
@@ -173,6 +174,41 @@ def test_a_reset_fills_the_window_with_the_reference_and_the_simulated_state_rea
     assert torch.allclose(env._window[:, -1], env._sim_disc_frame())
     assert torch.allclose(info["disc_obs"], env.get_disc_obs(), atol=1e-6)
     env.close()
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_hybrid_initialization_starts_episodes_standing_at_rest_with_a_standing_window(masked):
+    """init_pose_prob (ASE's hybrid initialization): that share of new episodes starts in the initial pose at
+    rest, its window the standing state repeated (as the simulator sees it), at reset() and when episodes end,
+    in both stepping modes; the rest start from dataset frames."""
+    torch.manual_seed(5)
+    env = amp_env(8, init_pose_prob=1.0, episode_length=3 * 1 / 30.0)
+    env.masked_step, env.compile_step = masked, False
+    init_pos = env._initial_state(8)[0]
+
+    def assert_standing(ids):
+        assert torch.allclose(env.engine.get_root_pos()[ids], init_pos[ids], atol=1e-6)
+        assert env.engine.get_root_vel()[ids].abs().max() == 0 and env.engine.get_dof_vel()[ids].abs().max() == 0
+        assert torch.allclose(env._window[ids], env._sim_disc_frame()[ids].unsqueeze(1).expand_as(env._window[ids]),
+                              atol=1e-5)
+
+    env.reset()
+    assert_standing(torch.arange(8))
+    for _ in range(3):  # the third step reaches the time limit: every env resets there
+        _, _, done, _ = env.step(env.neutral_action())
+    assert (done != 0).all()
+    assert_standing(torch.arange(8))
+    env.close()
+    half = amp_env(400, init_pose_prob=0.5)
+    half.reset()
+    at_rest = (half.engine.get_root_pos() - half._initial_state(400)[0]).norm(dim=-1) < 1e-6
+    assert 0.4 < at_rest.float().mean() < 0.6
+    half.close()
+
+
+def test_init_pose_prob_must_be_a_probability():
+    with pytest.raises(ConfigError, match="init_pose_prob is 1.5; expected a probability"):
+        amp_env(1, init_pose_prob=1.5)
 
 
 def test_masked_stepping_gives_the_same_disc_obs_as_stepping_by_ids():

@@ -21,11 +21,17 @@ The dataset's windows come from ``sample_disc_obs_demo(n)``: a clip by weight, a
 it, and the S frames at that time and the S - 1 control steps before it, through the same function.
 A reset fills the window with the reference frames before the start, so the first steps of an
 episode look like the dataset up to the start.
+
+Hybrid initialization (``init_pose_prob``, as ASE trains): each new episode starts, with this probability,
+from the character's initial pose at rest (``init_pose`` or the rest pose, on the ground) instead of a
+dataset frame, its window filled with that standing state. A policy trained from dataset frames alone never
+starts at rest, and from the standing pose a controller (or a test) may well fall.
 """
 import torch
 
 from mimickit.engines.engine import ConfigError
 from mimickit.envs.base_env import _compile_or_eager
+from mimickit.anim.motion_lib import MotionFrame
 from mimickit.envs.motion_env import MotionEnv
 from mimickit.util import rotations as rot
 from mimickit.util.indexing import take
@@ -35,6 +41,7 @@ class AMPEnv(MotionEnv):
     CONFIG_KEYS = dict(MotionEnv.CONFIG_KEYS, **{
         "key_bodies": ["head", "right_hand", "left_hand", "right_foot", "left_foot"],
         "num_disc_obs_steps": 10,  # states per discriminator window (the newest included)
+        "init_pose_prob": 0.0,  # hybrid initialization: the share of episodes that start standing at rest
     })
 
     def __init__(self, config, engine_config_file, num_envs, device="cpu", visualize=False,
@@ -45,11 +52,15 @@ class AMPEnv(MotionEnv):
             raise ConfigError("%s: num_disc_obs_steps is %r; expected an integer >= 2 (a window of states)"
                               % (path, steps))
         self.num_disc_obs_steps = steps
+        p = self.config["init_pose_prob"]
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
+            raise ConfigError("%s: init_pose_prob is %r; expected a probability in [0, 1]" % (path, p))
         # a reset also looks up the steps before the start (column 0 is the start): the first window
         self._reset_offsets = -self.dt * torch.arange(steps, dtype=torch.float32, device=self.device)  # [S]
         self._layout = (len(self._joint_body_ids), self.char_model.num_dofs, len(self._key_ids))
         self._window = torch.zeros(self.num_envs, steps, disc_frame_size(*self._layout), device=self.device)
         self._disc_obs = torch.zeros(self.num_envs, self.disc_obs_dim, device=self.device)  # [N, S * F]
+        self._standing_row = self._initial_pose_row()  # [frame_size]: hybrid initialization's window rows
         # AMP draws as many dataset windows per iteration as it collects samples (S frames each, with
         # forward kinematics): on the GPU one compiled function instead of hundreds of small kernels
         self._demo_obs_fn = _compile_or_eager(self._demo_obs) if self.compile_step else self._demo_obs
@@ -75,6 +86,32 @@ class AMPEnv(MotionEnv):
         """Discriminator observations [K, disc_obs_dim] of any motion: frames, a MotionFrame [K, S] of S
         states one control step apart, oldest first (e.g. a lookup of some other MotionLib)."""
         return compute_disc_obs(self._window_rows(frames), *self._layout)
+
+    def _initial_pose_row(self):
+        """The window row [frame_size] of the initial pose at rest (CharEnv's initial state)."""
+        km = self.char_model
+        dof = km.sim_to_dof(self._init_dof_pos)
+        zeros = torch.zeros(3, device=self.device)
+        pose = MotionFrame(self._init_root_pos, self._init_root_rot, zeros, zeros, km.dof_to_local_rot(dof), dof,
+                           torch.zeros_like(dof), None, None)
+        return self._window_rows(pose)
+
+    # ---------------- hybrid initialization ----------------
+    def _reset_envs(self, env_ids):
+        super()._reset_envs(env_ids)  # dataset frames, and their windows
+        if self.config["init_pose_prob"] > 0:
+            env_ids = torch.as_tensor(env_ids, device=self.device)
+            standing = env_ids[torch.rand(len(env_ids), device=self.device) < self.config["init_pose_prob"]]
+            if len(standing) > 0:
+                self.set_char_state(standing, *self._initial_state(len(standing)))
+                self._window[standing] = self._standing_row
+
+    def _reset_envs_where(self, mask):
+        super()._reset_envs_where(mask)
+        if self.config["init_pose_prob"] > 0:
+            standing = mask & (torch.rand(self.num_envs, device=self.device) < self.config["init_pose_prob"])
+            self.set_char_state_where(standing, *self._initial_state(self.num_envs))
+            self._window = torch.where(standing[:, None, None], self._standing_row, self._window)
 
     def _on_reset(self, env_ids, frames):
         self._window[env_ids] = self._ref_disc_frames(frames)
