@@ -29,9 +29,9 @@ starts at rest, and from the standing pose a controller (or a test) may well fal
 """
 import torch
 
+from mimickit.anim.motion_lib import MotionFrame
 from mimickit.engines.engine import ConfigError
 from mimickit.envs.base_env import _compile_or_eager
-from mimickit.anim.motion_lib import MotionFrame
 from mimickit.envs.motion_env import MotionEnv
 from mimickit.util import rotations as rot
 from mimickit.util.indexing import take

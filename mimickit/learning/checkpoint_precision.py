@@ -2,7 +2,7 @@
 
 int8 keeps each weight matrix W [out, in] as integers q = round(W / s) in [-127, 127] with one fp32 scale per
 output row, s = max_j |W_ij| / 127, so that every weight is within s / 2 of its value (at most 0.4% of the
-row's largest weight): half of fp16's size, which is what lets all the shipped models fit their 20 MB. The
+row's largest weight): half of fp16's size, room for more shipped models within the 20 MB of them all. The
 normalizers and the biases stay fp32 (they are small, and an observation's scale matters more than a weight's).
 ``dequantize`` turns either form back into fp32 tensors for ``load_state_dict``.
 
@@ -11,6 +11,8 @@ fp16: the actor, the critic and a discriminator or encoder, about a fifth of the
 from it with ``--init_model_file`` (fresh optimizers, counters at zero) and keeps what the critic and the
 discriminator had learnt, which an actor file cannot; it cannot resume a run (``--model_file``).
 """
+import os
+
 import torch
 
 PRECISIONS = ("fp32", "fp16", "int8")
@@ -76,7 +78,6 @@ def slim(state):
 
 def slim_file(src, dst):
     """Write the slim form of the full checkpoint src to dst; returns (src bytes, dst bytes)."""
-    import os
     state = torch.load(str(src), map_location="cpu", weights_only=True)
     if state.get("actor_only"):
         raise ValueError("%s: an actor-only file has no critic to keep; its slim form is itself" % src)
