@@ -225,7 +225,8 @@ class KinCharModel:
         self._ball_cols = lt([cols3(j) for j in self._balls]).reshape(-1, 3)  # [G, 3] motion-DoF columns
         self._ball_sim = lt([[sim_start[j.body_id] + k for k in range(3)] for j in self._balls]).reshape(-1, 3)
         # sim coordinates [..., D] = cat([chain angles [..., 3C], ball exp maps [..., 3G], hinge angles [..., H]])
-        # [..., _sim_perm]; motion DoFs likewise from cat([chain exp maps, ball exp maps, hinges])[..., _cbh_perm]
+        # [..., _sim_perm] (_assemble of chains and balls together); motion DoFs likewise from cat([chain exp maps,
+        # ball exp maps, hinges])[..., _cbh_perm]
         self._sim_perm = torch.argsort(torch.cat([self._chain_sim.flatten(), self._ball_sim.flatten(), self._hng_sim]))
         self._cbh_perm = torch.argsort(torch.cat([self._chain_cols.flatten(), self._ball_cols.flatten(),
                                                   self._hng_cols]))
@@ -306,10 +307,6 @@ class KinCharModel:
         return self._assemble(e, hinge_angles, self._dof_perm)
 
     # ---------------- motion DoFs <-> sim coordinates ----------------
-    def _join(self, chains, balls, hinges, perm):
-        """chains [..., C, 3], balls [..., G, 3], hinges [..., H] -> [..., 3C + 3G + H] reordered by perm."""
-        return take(torch.cat([chains.flatten(-2), balls.flatten(-2), hinges], dim=-1), -1, perm)
-
     def dof_to_sim(self, dof):
         """Motion DoFs [..., num_dofs] -> the engines' joint coordinates [..., num_sim_dofs]: hinge angles, and
         each ball joint's exp map as it is.
@@ -318,25 +315,29 @@ class KinCharModel:
         angle shifted by 2 pi), take the one inside the joint limits, else the least outside.
         """
         angles = self.hinge_chains.angles_in_limits(rot.exp_map_to_quat(take(dof, -1, self._chain_cols)))
-        return self._join(angles, take(dof, -1, self._ball_cols), take(dof, -1, self._hng_cols), self._sim_perm)
+        return self._assemble(torch.cat([angles, take(dof, -1, self._ball_cols)], dim=-2),
+                              take(dof, -1, self._hng_cols), self._sim_perm)
 
     def sim_to_dof(self, sim_dof):
         """The engines' joint coordinates [..., num_sim_dofs] -> motion DoFs [..., num_dofs]."""
         e = rot.quat_to_exp_map(self.hinge_chains.to_quat(take(sim_dof, -1, self._chain_sim)))  # [..., C, 3]
-        return self._join(e, take(sim_dof, -1, self._ball_sim), take(sim_dof, -1, self._hng_sim), self._cbh_perm)
+        return self._assemble(torch.cat([e, take(sim_dof, -1, self._ball_sim)], dim=-2),
+                              take(sim_dof, -1, self._hng_sim), self._cbh_perm)
 
     def sim_vel_to_dof_vel(self, sim_dof, sim_vel):
         """Joint rates sim_vel [..., D] at coordinates sim_dof [..., D] -> motion-layout DoF velocities
         [..., num_dofs]: per 3-DoF joint its angular velocity in its own (child) frame (a ball joint's qvel
         already is), per hinge its rate."""
         w = self.hinge_chains.angular_velocity(take(sim_dof, -1, self._chain_sim), take(sim_vel, -1, self._chain_sim))
-        return self._join(w, take(sim_vel, -1, self._ball_sim), take(sim_vel, -1, self._hng_sim), self._cbh_perm)
+        return self._assemble(torch.cat([w, take(sim_vel, -1, self._ball_sim)], dim=-2),
+                              take(sim_vel, -1, self._hng_sim), self._cbh_perm)
 
     def dof_vel_to_sim_vel(self, sim_dof, dof_vel):
         """Inverse of sim_vel_to_dof_vel: motion-layout DoF velocities [..., num_dofs] at coordinates
         sim_dof [..., D] -> joint rates [..., D] (three-hinge chains: damped least squares through gimbal lock)."""
         rates = self.hinge_chains.rates(take(sim_dof, -1, self._chain_sim), take(dof_vel, -1, self._chain_cols))
-        return self._join(rates, take(dof_vel, -1, self._ball_cols), take(dof_vel, -1, self._hng_cols), self._sim_perm)
+        return self._assemble(torch.cat([rates, take(dof_vel, -1, self._ball_cols)], dim=-2),
+                              take(dof_vel, -1, self._hng_cols), self._sim_perm)
 
     def dof_to_qpos(self, root_pos, root_rot, dof):
         """Full MuJoCo qpos [..., nq] (free joint quaternion in wxyz) of a pose."""
