@@ -23,7 +23,7 @@ reward is logged per step as style_reward_mean (training) and test_style_reward 
 import torch
 
 from mimickit.engines.engine import ConfigError
-from mimickit.learning.base_agent import CheckpointError
+from mimickit.learning.base_agent import CheckpointError, state_differences
 from mimickit.learning.discriminator import (Discriminator, check_objective, disc_accuracy, disc_loss,
                                              disc_prob, gradient_penalty, style_reward)
 from mimickit.learning.minibatch_step import MinibatchStep
@@ -187,9 +187,8 @@ class AMPAgent(PPOAgent):
             raise CheckpointError("%s: the discriminator expects disc_obs_dim %s; this env has %d (num_disc_obs_steps "
                                   "or key_bodies differ)" % (path, state.get("disc_obs_dim"), self.env.disc_obs_dim))
         disc_state = {k: v.float() if v.is_floating_point() else v for k, v in state["disc"].items()}
-        mine = self.disc.state_dict()
-        if set(disc_state) != set(mine) or any(tuple(v.shape) != tuple(mine[k].shape) for k, v in disc_state.items()):
-            missing, extra = sorted(set(mine) - set(disc_state)), sorted(set(disc_state) - set(mine))
+        missing, extra, reshaped = state_differences(disc_state, self.disc.state_dict())
+        if missing or extra or reshaped:
             raise CheckpointError("%s: its discriminator does not fit this agent's (%s; missing %s, unexpected %s, or "
                                   "other shapes): disc_net or the normalizer differ, e.g. a checkpoint of another "
                                   "agent or version (--init_model_file starts from its policy)"

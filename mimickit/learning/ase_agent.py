@@ -20,7 +20,7 @@ import torch
 from mimickit.engines.engine import ConfigError
 from mimickit.envs.ase_env import sample_unit_latents
 from mimickit.learning.amp_agent import AMPAgent
-from mimickit.learning.base_agent import CheckpointError
+from mimickit.learning.base_agent import CheckpointError, state_differences
 from mimickit.learning.discriminator import gradient_penalty
 from mimickit.learning.encoder import LatentEncoder, diversity_loss, encoder_loss, latent_match
 
@@ -124,8 +124,7 @@ class ASEAgent(AMPAgent):
                                   "training cannot resume from it (--init_model_file starts from its policy)"
                                   % (path, state.get("agent_name")))
         enc_state = {k: v.float() for k, v in state.get("encoder", {}).items()}
-        mine = self.encoder.state_dict()
-        if enc_state and (set(enc_state) != set(mine) or any(v.shape != mine[k].shape for k, v in enc_state.items())):
+        if enc_state and any(state_differences(enc_state, self.encoder.state_dict())):
             # before D's optimizer state, which would not fit either
             raise CheckpointError("%s: its encoder does not fit this agent's (%s: enc_net %s); a checkpoint of "
                                   "another enc_net (--init_model_file of its actor file starts from its policy)"

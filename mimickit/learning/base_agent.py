@@ -37,6 +37,14 @@ class CheckpointError(ValueError):
     pass
 
 
+def state_differences(saved, mine):
+    """A saved state dict against a module's -> (missing keys, unexpected keys, keys of another shape), sorted:
+    all empty when the saved one loads."""
+    missing, extra = sorted(set(mine) - set(saved)), sorted(set(saved) - set(mine))
+    reshaped = sorted(k for k in set(saved) & set(mine) if tuple(saved[k].shape) != tuple(mine[k].shape))
+    return missing, extra, reshaped
+
+
 def value_loss(values, returns):
     """The critic's loss 0.5 E[(V(s) - R)^2] of values [B] against TD(lambda) returns [B]."""
     return 0.5 * (values - returns).pow(2).mean()
