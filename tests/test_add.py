@@ -11,6 +11,7 @@ from mimickit.engines.engine import ConfigError
 from mimickit.envs.char_env import dof_vel_to_sim
 from mimickit.envs.env_builder import build_env
 from mimickit.learning.agent_builder import build_agent
+from mimickit.learning.discriminator import rank_correlation
 from mimickit.util import rotations as rot
 
 from conftest import REPO_ROOT, bounded_cli_run
@@ -174,9 +175,7 @@ def test_add_reward_falls_as_the_tracking_error_grows_on_a_recorded_rollout(tmp_
     for _ in range(30):
         agent._disc_update(diffs.flatten(0, 1))
     reward = agent.style_reward(diffs.flatten(0, 1)).view_as(errors)
-    r, e = reward.flatten(), errors.flatten()
-    rank = lambda x: x.argsort().argsort().float()
-    spearman = torch.corrcoef(torch.stack([rank(r), rank(e)]))[0, 1]
+    spearman = rank_correlation(reward, errors)
     assert spearman < -0.5, spearman
     assert reward[:5].mean() > reward[-5:].mean()
     env.close()
@@ -262,3 +261,11 @@ def test_equal_budget_curves_read_every_shipped_log_and_prefer_a_run_folder(tmp_
     for ax, clip in zip(fig.axes, COMPARE_CLIPS):
         labels = [line.get_label() for line in ax.get_lines()]
         assert labels == ["DeepMimic", "ADD, discount 0.95"] + (["ADD, discount 0.99"] if clip in have else [])
+
+
+def test_rank_correlation_compares_orders_not_values():
+    """discriminator.rank_correlation (Spearman): a monotone but non-linear relation is +-1, shapes flatten."""
+    err = torch.tensor([[0.01, 0.02], [0.05, 0.40]])
+    assert rank_correlation(torch.exp(-10 * err), err) == pytest.approx(-1.0, abs=1e-6)
+    assert rank_correlation(err ** 3, err.flatten()) == pytest.approx(1.0, abs=1e-6)
+    assert abs(rank_correlation(torch.tensor([1.0, 2.0, 3.0, 4.0]), torch.tensor([2.0, 4.0, 1.0, 3.0]))) < 0.5

@@ -26,12 +26,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 
-def rank_corr(a, b):
-    import torch
-    rank = lambda x: x.argsort().argsort().float()
-    return float(torch.corrcoef(torch.stack([rank(a), rank(b)]))[0, 1])
-
-
 def train_fresh_disc(disc, fake, optimizer, steps, batch, penalty=1.0):
     """A copy of disc with new weights trained on fake [S, F] (raw differences) against zeros -> the copy."""
     import torch
@@ -84,7 +78,7 @@ def disc_probe(env, agent, steps, disc_steps, batch):
     """-> {(optimizer, disc steps): rank correlation of the fresh D's reward with the tracking error}."""
     import torch
 
-    from mimickit.learning.discriminator import style_reward
+    from mimickit.learning.discriminator import rank_correlation, style_reward
     obs, _ = env.reset()
     diffs, errors = [], []
     with torch.no_grad():
@@ -104,7 +98,7 @@ def disc_probe(env, agent, steps, disc_steps, batch):
             d = train_fresh_disc(agent.disc, diffs[train], optimizer, n, batch)
             with torch.no_grad():
                 reward = style_reward("logistic", d.output(diffs[test]))
-            results[(optimizer, n)] = rank_corr(reward, errors[test])
+            results[(optimizer, n)] = rank_correlation(reward, errors[test])
             print("optimizer=%s disc_steps=%d reward_mean=%.3f reward_std=%.3f rank_corr=%.3f"
                   % (optimizer, n, reward.mean(), reward.std(), results[(optimizer, n)]))
     return results

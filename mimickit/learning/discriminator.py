@@ -94,6 +94,13 @@ def disc_accuracy(d_real, d_fake):
     return (d_real > 0).float().mean(), (d_fake < 0).float().mean()
 
 
+def rank_correlation(a, b):
+    """Spearman's rank correlation of a and b (same number of elements, any shape): how well a reward orders
+    states by an error (-1: a perfect inverse ranking)."""
+    rank = lambda x: x.flatten().argsort().argsort().float()
+    return float(torch.corrcoef(torch.stack([rank(a), rank(b)]))[0, 1])
+
+
 def gradient_penalty(d_real, x_real):
     """E[ ||grad_x d||^2 ] over the real samples; x_real [M, F] must require grad and d_real [M] come
     from it. The graph is kept (create_graph) so the penalty itself can be minimized."""
