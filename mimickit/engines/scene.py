@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from mimickit.util.indexing import take
+from mimickit.util.rotations import exp_map_to_quat, quat_to_exp_map
 
 
 def build_scene(char_file, sim_freq, control_mode="pos", self_collisions=False, ground_friction=1.0):
@@ -233,7 +234,6 @@ class ActuatedDofs:
         if not self.has_balls:
             return qpos[:, self.hinge_qpos] if isinstance(qpos, np.ndarray) else \
                 take(qpos, 1, self._indices(qpos.device)["hinge_qpos"])
-        from mimickit.util.rotations import quat_to_exp_map
         q = torch.as_tensor(qpos)
         out = q.new_zeros(q.shape[0], len(self.qvel_adr))
         i = self._indices(q.device)
@@ -246,7 +246,6 @@ class ActuatedDofs:
         """DoF positions [K, D] (torch) -> the values [K, C] to write at qpos columns ``qpos_cols``."""
         if not self.has_balls:
             return pos
-        from mimickit.util.rotations import exp_map_to_quat
         i = self._indices(pos.device)
         quat = exp_map_to_quat(pos[:, i["ball_cols"]].view(pos.shape[0], -1, 3))
         return torch.cat([pos[:, i["hinge_cols"]], quat[..., [3, 0, 1, 2]].flatten(1)], dim=1)
