@@ -300,6 +300,7 @@ def run(args):
             agent.train(args["max_samples"],
                         out_model_file=args["out_model_file"] or os.path.join(out_dir, "model.pt"),
                         log_file=args["log_file"] or os.path.join(out_dir, "log.txt"), logger=args["logger"])
+            distributed.finish()  # several workers: all of them done before any leaves the group
             return 0
         if args["agent_config"] and not kinematic:
             agent = _build_agent(args, env, device)

@@ -82,6 +82,29 @@ def _merge_worker(rank, port, results):
     dist.destroy_process_group()
 
 
+def _finish_worker(rank, port, results):
+    import torch.distributed as dist
+
+    from mimickit.learning import distributed
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=2)
+    if rank == 1:
+        time.sleep(1.0)  # the other worker reaches finish() first and waits there
+    before = time.time()
+    distributed.finish()
+    results.put((rank, dist.is_initialized(), time.time() - before))
+
+
+def test_finish_waits_for_every_worker_then_leaves_the_group():
+    import torch.multiprocessing as mp
+    ctx = mp.get_context("spawn")
+    results = ctx.SimpleQueue()
+    mp.start_processes(_finish_worker, args=(free_port(), results), nprocs=2, start_method="spawn")
+    out = dict((r, (initialized, waited)) for r, initialized, waited in [results.get() for _ in range(2)])
+    assert not out[0][0] and not out[1][0]  # both left the process group
+    assert out[0][1] > 0.5  # rank 0 waited for rank 1 before leaving
+
+
 def test_normalizers_merge_every_workers_batch_exactly_and_desync_is_caught():
     import torch.multiprocessing as mp
     ctx = mp.get_context("spawn")

@@ -53,6 +53,16 @@ def init_from_env(device):
     return device
 
 
+def finish():
+    """End this worker's part of a run that finished normally: wait for the others, then leave the process
+    group. A process that exits with the group still up can abort while another worker tears its side down
+    (C++ "terminate called without an active exception", SIGABRT: seen once in CI after a complete run)."""
+    if dist.is_available() and dist.is_initialized():
+        if dist.get_world_size() > 1:
+            dist.barrier()
+        dist.destroy_process_group()
+
+
 # ---------------- collective steps ----------------
 def sum_(tensor):
     """Sum tensor over the workers, in place (no-op on one worker) -> tensor."""
