@@ -66,3 +66,13 @@ def bounded_cli_run(tmp_path, arg_file, max_samples=512, test_args=()):
                           text=True, timeout=600)
     assert test.returncode == 0, test.stderr[-2000:]
     return log, test.stdout
+
+
+def decode_commands(html):
+    """meshcat's static HTML replays msgpack commands embedded as base64 data URLs -> the commands (dicts)."""
+    import base64
+    import re
+
+    import umsgpack
+    blobs = re.findall(r"data:application/octet-binary;base64,([A-Za-z0-9+/=]+)", html)
+    return [umsgpack.unpackb(base64.b64decode(b)) for b in blobs]

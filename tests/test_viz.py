@@ -1,6 +1,5 @@
 """Tests of mimickit.viz: MJCF geoms -> meshcat scene, body transforms, animation, HTML export,
 and (when a chromium binary exists) a rendered screenshot of the exported page."""
-import base64
 import os
 import re
 import sys
@@ -19,7 +18,7 @@ from mimickit.viz import (CharViewer, capsule_mesh, close_visualizer, find_chrom
                           iframe_html, screenshot_html)
 from mimickit.viz.screenshot import color_fraction, image_diff_fraction, read_png  # noqa: E402
 
-from conftest import REPO_ROOT, process_alive  # noqa: E402
+from conftest import REPO_ROOT, decode_commands, process_alive  # noqa: E402
 
 S = np.sqrt(0.5)
 
@@ -268,12 +267,6 @@ def test_blank_image_detection():
     img[10:20, 10:30] = [1.0, 0.0, 0.0]
     assert image_diff_fraction(img) == pytest.approx(200 / 2400.0)
     assert color_fraction(img * 0.6, (1.0, 0.0, 0.0)) == pytest.approx(200 / 2400.0)  # shaded
-
-
-def decode_commands(html):
-    """meshcat's static HTML replays msgpack commands embedded as base64 data URLs."""
-    blobs = re.findall(r"data:application/octet-binary;base64,([A-Za-z0-9+/=]+)", html)
-    return [umsgpack.unpackb(base64.b64decode(b)) for b in blobs]
 
 
 def test_export_html_self_contained(server_vis, tiny_file, tmp_path):
