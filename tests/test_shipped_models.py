@@ -3,8 +3,8 @@ spin kick and steering judged from what the character does, and ASE's skills fro
 
 8 episodes of 10 s each per clip, held to the targets the models were trained for: mean body-position
 error <= 0.05 m for walk and run, <= 0.10 m for spinkick, and at least 90% of the episodes reaching
-the time limit. Measured when they were shipped (seed 0): walk 0.019 m, run 0.047 m, spinkick 0.080 m,
-all episodes full. A change to the env, the engines or the agent that breaks playback fails here.
+the time limit (the interim ADD models: see TRACKING_MODELS). Measured when they were shipped (seed 0):
+walk 0.019 m, run 0.047 m, spinkick 0.080 m, all episodes full. A change to the env, the engines or the agent that breaks playback fails here.
 """
 import os
 
@@ -16,25 +16,36 @@ from mimickit.learning.agent_builder import build_agent
 
 from conftest import REPO_ROOT
 
-# clip: (max mean body-position error in m, min fraction of episodes reaching the time limit)
-BOUNDS = {"walk": (0.05, 0.9), "run": (0.05, 0.9), "spinkick": (0.10, 0.9)}
+# (method, clip): (model file, max mean body-position error in m, min fraction of episodes reaching the time
+# limit, max file size). The ADD models are interim (int8): their bounds are regression bounds a little above
+# what they measured when shipped (32 CPU episodes: spinkick 0.103 m, backflip 0.127 m, all full), not #12's
+# targets (0.08 m and 0.12 m), which they do not meet yet; the final models take those.
+TRACKING_MODELS = {
+    ("deepmimic", "walk"): ("deepmimic_humanoid_walk_ppo.pt", 0.05, 0.9, 5e6),
+    ("deepmimic", "run"): ("deepmimic_humanoid_run_ppo.pt", 0.05, 0.9, 5e6),
+    ("deepmimic", "spinkick"): ("deepmimic_humanoid_spinkick_ppo.pt", 0.10, 0.9, 5e6),
+    ("add", "spinkick"): ("add_humanoid_spinkick.pt", 0.12, 0.9, 2e6),
+    ("add", "backflip"): ("add_humanoid_backflip.pt", 0.145, 0.9, 2e6),
+}
+ENV_AND_AGENT = {"deepmimic": ("deepmimic_humanoid_env.yaml", "deepmimic_humanoid_ppo_agent.yaml"),
+                 "add": ("add_humanoid_env.yaml", "add_humanoid_agent.yaml")}
 
 
-@pytest.mark.parametrize("clip", sorted(BOUNDS))
-def test_shipped_model_tracks_on_the_cpu_engine(clip):
-    model = os.path.join(REPO_ROOT, "data", "models", "deepmimic_humanoid_%s_ppo.pt" % clip)
-    assert os.path.getsize(model) < 5e6  # actor-only, fp16
+@pytest.mark.parametrize("method,clip", sorted(TRACKING_MODELS))
+def test_shipped_model_tracks_on_the_cpu_engine(method, clip):
+    model_name, max_err, min_full, max_bytes = TRACKING_MODELS[method, clip]
+    model = os.path.join(REPO_ROOT, "data", "models", model_name)
+    assert os.path.getsize(model) < max_bytes  # actor-only
+    env_file, agent_file = ENV_AND_AGENT[method]
     torch.manual_seed(0)
-    env = build_env(os.path.join(REPO_ROOT, "data", "envs", "deepmimic_humanoid_env.yaml"),
+    env = build_env(os.path.join(REPO_ROOT, "data", "envs", env_file),
                     os.path.join(REPO_ROOT, "data", "engines", "mujoco_engine.yaml"), 8,
                     overrides={"motion_file": os.path.join(REPO_ROOT, "data", "motions", "humanoid",
                                                            "humanoid_%s.pkl" % clip)})
-    agent = build_agent(os.path.join(REPO_ROOT, "data", "agents", "deepmimic_humanoid_ppo_agent.yaml"), env,
-                        model_file=model)
+    agent = build_agent(os.path.join(REPO_ROOT, "data", "agents", agent_file), env, model_file=model)
     agent.load(model, weights_only=True)
     result = agent.test(8)
     env.close()
-    max_err, min_full = BOUNDS[clip]
     assert result["tracking_error_m"] <= max_err, result
     assert result["full_episode_frac"] >= min_full, result
     assert result["mean_episode_length"] > 9.0, result
