@@ -66,8 +66,8 @@ class DeepMimicEnv(MotionEnv):
         self._tracking_error = torch.zeros(n, device=self.device)  # [N] m
         self._dof_error = torch.zeros(n, device=self.device)  # [N] rad
         if self._viewer is not None:
-            self._viewer.add_character("ref", self.char_file, color=(0.3, 0.6, 1.0), opacity=0.5,
-                                       offset=cfg["ref_char_offset"])
+            from mimickit.viz.char_viewer import REFERENCE_GHOST
+            self._viewer.add_character("ref", self.char_file, offset=cfg["ref_char_offset"], **REFERENCE_GHOST)
 
     # ---------------- config ----------------
     def _parse_joint_weights(self, weights):

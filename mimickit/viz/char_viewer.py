@@ -21,6 +21,9 @@ from .transforms import normalize_quat, pose_to_matrix, to_numpy, translation_ma
 # a looping exported clip is replayed this many times (three.js wants a finite count here)
 _LOOP_REPETITIONS = 1000000
 
+# how a reference motion is drawn beside the simulated character: add_character("ref", ..., **REFERENCE_GHOST)
+REFERENCE_GHOST = dict(color=(0.3, 0.6, 1.0), opacity=0.5)
+
 
 def close_visualizer(vis):
     """Stops the meshcat server that `meshcat.Visualizer()` started, if any.

@@ -60,13 +60,13 @@ def play_beside_reference(agent, env, steps, env_id=0, deterministic=True):
 def beside_reference_html(playback, char_file, frame_step=1, height=450):
     """A meshcat animation (IPython HTML) of the simulated character and, offset sideways, its reference;
     every frame_step-th frame, slowed down to keep real time. The camera looks between the two."""
-    from mimickit.viz.char_viewer import CharViewer
+    from mimickit.viz.char_viewer import REFERENCE_GHOST, CharViewer
     p, offset = playback, playback.ref_offset
     center = torch.cat([p.sim_pos[:, 0], p.ref_pos[:, 0]]).mean(dim=0) * torch.tensor([1.0, 1.0, 0.0])
     center = center + 0.5 * offset
     with CharViewer() as viewer:  # a short-lived viewer, closed at the end of the block
         viewer.add_character("sim", char_file)
-        viewer.add_character("ref", char_file, color=(0.3, 0.6, 1.0), opacity=0.5, offset=offset)
+        viewer.add_character("ref", char_file, offset=offset, **REFERENCE_GHOST)
         viewer.set_camera_position((0.5, -4.2, 1.0))
         return viewer.animation_html({"sim": (p.sim_pos[::frame_step] - center, p.sim_rot[::frame_step]),
                                       "ref": (p.ref_pos[::frame_step] - center, p.ref_rot[::frame_step])},
