@@ -16,6 +16,28 @@ from mimickit.learning.agent_builder import build_agent
 
 from conftest import REPO_ROOT
 
+CPU_ENGINE = os.path.join(REPO_ROOT, "data", "engines", "mujoco_engine.yaml")
+
+
+def play_shipped(env_name, agent_name, model_name, episodes, motion_file=None, max_bytes=5e6, record_dir=None):
+    """8 envs of the CPU engine play a shipped model (actor-only, under max_bytes) for `episodes` test episodes
+    of 10 s, on motion_file if given -> (test summary, recorded clips)."""
+    from mimickit.anim.motion import load_motion
+    from mimickit.envs.recorder import EpisodeRecorder
+    model = os.path.join(REPO_ROOT, "data", "models", model_name)
+    assert os.path.getsize(model) < max_bytes  # actor-only
+    torch.manual_seed(0)
+    env = build_env(os.path.join(REPO_ROOT, "data", "envs", env_name), CPU_ENGINE, 8,
+                    overrides={"motion_file": motion_file} if motion_file else None)
+    agent = build_agent(os.path.join(REPO_ROOT, "data", "agents", agent_name), env, model_file=model)
+    agent.load(model, weights_only=True)
+    recorder = EpisodeRecorder(env, record_dir, max_episodes=episodes) if record_dir else None
+    result = agent.test(episodes)
+    clips = [load_motion(f) for f in recorder.close()] if recorder else []
+    env.close()
+    return result, clips
+
+
 # (method, clip): (model file, max mean body-position error in m, min fraction of episodes reaching the time
 # limit, max file size). The ADD models are interim (int8): their bounds are regression bounds a little above
 # what they measured when shipped (32 CPU episodes: spinkick 0.103 m, backflip 0.127 m, all full), not #12's
@@ -34,18 +56,9 @@ ENV_AND_AGENT = {"deepmimic": ("deepmimic_humanoid_env.yaml", "deepmimic_humanoi
 @pytest.mark.parametrize("method,clip", sorted(TRACKING_MODELS))
 def test_shipped_model_tracks_on_the_cpu_engine(method, clip):
     model_name, max_err, min_full, max_bytes = TRACKING_MODELS[method, clip]
-    model = os.path.join(REPO_ROOT, "data", "models", model_name)
-    assert os.path.getsize(model) < max_bytes  # actor-only
     env_file, agent_file = ENV_AND_AGENT[method]
-    torch.manual_seed(0)
-    env = build_env(os.path.join(REPO_ROOT, "data", "envs", env_file),
-                    os.path.join(REPO_ROOT, "data", "engines", "mujoco_engine.yaml"), 8,
-                    overrides={"motion_file": os.path.join(REPO_ROOT, "data", "motions", "humanoid",
-                                                           "humanoid_%s.pkl" % clip)})
-    agent = build_agent(os.path.join(REPO_ROOT, "data", "agents", agent_file), env, model_file=model)
-    agent.load(model, weights_only=True)
-    result = agent.test(8)
-    env.close()
+    motion = os.path.join(REPO_ROOT, "data", "motions", "humanoid", "humanoid_%s.pkl" % clip)
+    result, _ = play_shipped(env_file, agent_file, model_name, 8, motion_file=motion, max_bytes=max_bytes)
     assert result["tracking_error_m"] <= max_err, result
     assert result["full_episode_frac"] >= min_full, result
     assert result["mean_episode_length"] > 9.0, result
@@ -62,32 +75,13 @@ def test_models_together_fit_the_size_budget():
 
 
 # ---------------------------------------------------------------- AMP
-AMP_ENGINE = os.path.join(REPO_ROOT, "data", "engines", "mujoco_engine.yaml")
-
-
-def play_amp(env_name, agent_name, model_name, episodes, record_dir=None):
-    """8 envs of the CPU engine play the shipped model for `episodes` test episodes of 10 s -> (summary, clips)."""
-    from mimickit.anim.motion import load_motion
-    from mimickit.envs.recorder import EpisodeRecorder
-    model = os.path.join(REPO_ROOT, "data", "models", model_name)
-    assert os.path.getsize(model) < 5e6  # actor-only, fp16
-    torch.manual_seed(0)
-    env = build_env(os.path.join(REPO_ROOT, "data", "envs", env_name), AMP_ENGINE, 8)
-    agent = build_agent(os.path.join(REPO_ROOT, "data", "agents", agent_name), env, model_file=model)
-    agent.load(model, weights_only=True)
-    recorder = EpisodeRecorder(env, record_dir, max_episodes=episodes) if record_dir else None
-    result = agent.test(episodes)
-    clips = [load_motion(f) for f in recorder.close()] if recorder else []
-    env.close()
-    return result, clips
-
-
 def test_shipped_amp_spinkick_spins_and_kicks_in_its_recorded_episodes(tmp_path):
     """Judged from the recorded clips: >= 90% full 10 s episodes, and in >= 80% of them the root turns >= 270
     degrees within one second and a foot rises above 1.3 m (the clip: 309 degrees, 1.75 m)."""
     from mimickit.anim.clip_stats import clip_stats, summarize
     from mimickit.anim.kin_char_model import KinCharModel
-    _, clips = play_amp("amp_humanoid_env.yaml", "amp_humanoid_agent.yaml", "amp_humanoid_spinkick.pt", 8, tmp_path)
+    _, clips = play_shipped("amp_humanoid_env.yaml", "amp_humanoid_agent.yaml", "amp_humanoid_spinkick.pt", 8,
+                            record_dir=tmp_path)
     km = KinCharModel(os.path.join(REPO_ROOT, "data", "assets", "humanoid", "humanoid.xml"))
     stats = [clip_stats(c, km, bodies=("right_foot", "left_foot"), window_s=1.0) for c in clips]
     summary = summarize(stats, 10.0, 270.0, 1.3, 30.0)
@@ -97,7 +91,7 @@ def test_shipped_amp_spinkick_spins_and_kicks_in_its_recorded_episodes(tmp_path)
 
 def test_shipped_amp_steering_goes_where_it_is_told():
     """Random commands: >= 90% full episodes, speed error <= 0.4 m/s, direction error <= 15 degrees."""
-    result, _ = play_amp("amp_steering_humanoid_env.yaml", "amp_steering_humanoid_agent.yaml",
+    result, _ = play_shipped("amp_steering_humanoid_env.yaml", "amp_steering_humanoid_agent.yaml",
                          "amp_steering_humanoid.pt", 8)
     assert result["full_episode_frac"] >= 0.9, result
     assert result["task_speed_err_mps"] <= 0.4 and result["task_dir_err_deg"] <= 15.0, result
