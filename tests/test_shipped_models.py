@@ -2,8 +2,8 @@
 spin kick and steering judged from what the character does, and ASE's skills from the standing start.
 
 8 episodes of 10 s each per clip, held to the targets the models were trained for: mean body-position
-error <= 0.05 m for walk and run, <= 0.10 m for spinkick, and at least 90% of the episodes reaching
-the time limit (the interim ADD models: see TRACKING_MODELS). Measured when they were shipped (seed 0):
+error <= 0.05 m for walk and run, <= 0.10 m for DeepMimic's spinkick, <= 0.08 m for ADD's, and at least 90%
+of the episodes reaching the time limit (the interim ADD backflip: see TRACKING_MODELS). Measured when they were shipped (seed 0):
 walk 0.019 m, run 0.047 m, spinkick 0.080 m, all episodes full. A change to the env, the engines or the agent that breaks playback fails here.
 """
 import os
@@ -39,14 +39,15 @@ def play_shipped(env_name, agent_name, model_name, episodes, motion_file=None, m
 
 
 # (method, clip): (model file, max mean body-position error in m, min fraction of episodes reaching the time
-# limit, max file size). The ADD models are interim (int8): their bounds are regression bounds a little above
-# what they measured when shipped (32 CPU episodes: spinkick 0.103 m, backflip 0.127 m, all full), not #12's
-# targets (0.08 m and 0.12 m), which they do not meet yet; the final models take those.
+# limit, max file size). The ADD models are stored at 8 bits per weight. The spin kick is held to #12's target
+# (0.08 m; 0.067 m over 32 CPU episodes when shipped). The backflip is interim: its bound is a regression bound
+# a little above what it measured when shipped (0.127 m, all full), not #12's target (0.12 m), which it does
+# not meet yet; the final backflip takes the target.
 TRACKING_MODELS = {
     ("deepmimic", "walk"): ("deepmimic_humanoid_walk_ppo.pt", 0.05, 0.9, 5e6),
     ("deepmimic", "run"): ("deepmimic_humanoid_run_ppo.pt", 0.05, 0.9, 5e6),
     ("deepmimic", "spinkick"): ("deepmimic_humanoid_spinkick_ppo.pt", 0.10, 0.9, 5e6),
-    ("add", "spinkick"): ("add_humanoid_spinkick.pt", 0.12, 0.9, 2e6),
+    ("add", "spinkick"): ("add_humanoid_spinkick.pt", 0.08, 0.9, 2e6),
     ("add", "backflip"): ("add_humanoid_backflip.pt", 0.145, 0.9, 2e6),
 }
 ENV_AND_AGENT = {"deepmimic": ("deepmimic_humanoid_env.yaml", "deepmimic_humanoid_ppo_agent.yaml"),
