@@ -35,6 +35,8 @@ FLAGS = {
     "log_file": (str, None, "training log (default: OUT_DIR/log.txt)"),
     "out_model_file": (str, None, "trained model (default: OUT_DIR/model.pt)"),
     "model_file": (str, None, "model to load: train resumes from a checkpoint, test plays it"),
+    "int_output_dir": (str, None, "train: also keep the actor of every output step as DIR/model_actor_<iteration>.pt "
+                                  "(~3 MB each), to judge a run at its best logged step"),
     "init_model_file": (str, None, "train: start from these weights (an actor-only export too: its critic "
                                    "and the optimizers start fresh), with counters at zero"),
     "logger": (("txt", "tb", "wandb"), "txt", "training logger"),
@@ -299,7 +301,8 @@ def run(args):
             os.makedirs(out_dir, exist_ok=True)
             agent.train(args["max_samples"],
                         out_model_file=args["out_model_file"] or os.path.join(out_dir, "model.pt"),
-                        log_file=args["log_file"] or os.path.join(out_dir, "log.txt"), logger=args["logger"])
+                        log_file=args["log_file"] or os.path.join(out_dir, "log.txt"), logger=args["logger"],
+                        int_output_dir=args["int_output_dir"])
             distributed.finish()  # several workers: all of them done before any leaves the group
             return 0
         if args["agent_config"] and not kinematic:

@@ -185,6 +185,27 @@ def test_killed_run_resumes_from_its_checkpoint(tmp_path):
     assert after[:len(before)] == before and after[-1] == killed_at + 2 and after[len(before)] == killed_at + 1
 
 
+def test_int_output_dir_keeps_the_actor_of_every_logged_iteration(tmp_path):
+    cfg = tiny_agent_config(tmp_path, iters_per_output=1)
+    out, kept = tmp_path / "run", tmp_path / "int"
+    res = subprocess.run([sys.executable, os.path.join(REPO_ROOT, "mimickit", "run.py"), "--mode", "train",
+                          "--env_config", ENV_CFG, "--agent_config", cfg, "--num_envs", "4", "--out_dir", str(out),
+                          "--seed", "0", "--max_samples", str(3 * 4 * 8), "--int_output_dir", str(kept)],
+                         cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    logged = [int(i) for i in read_log(str(out / "log.txt"))["iteration"]]
+    assert logged == [1, 2, 3]
+    assert sorted(os.listdir(str(kept))) == ["model_actor_%06d.pt" % i for i in logged]
+    states = [torch.load(str(kept / ("model_actor_%06d.pt" % i)), weights_only=True) for i in logged]
+    assert [s["iteration"] for s in states] == logged and all(s["actor_only"] for s in states)
+    assert [s["sample_count"] for s in states] == [32, 64, 96]
+    last = torch.load(str(out / "model_actor.pt"), weights_only=True)["model"]
+    for name, value in last.items():  # the last one kept is the run's final actor
+        assert torch.equal(states[-1]["model"][name], value), name
+    first_differs = any(not torch.equal(states[0]["model"][k], v) for k, v in last.items())
+    assert first_differs  # each file is its own iteration's actor, not the same one rewritten
+
+
 def test_actor_only_checkpoint_plays_like_the_full_one(tmp_path):
     torch.manual_seed(7)
     env = make_env(3)

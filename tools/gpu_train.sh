@@ -13,6 +13,10 @@
 #   SLIM=1 CLIPS=run bash tools/gpu_train.sh collect            also the slim checkpoint (model_slim.pt, fp16, no
 #                                                               optimizer state: ~1/5 of model.pt) in the tar
 #   FULL=1 CLIPS=run bash tools/gpu_train.sh collect            also the full checkpoint (model.pt) in the tar
+#   BEST=tracking_error_m CLIPS=run bash tools/gpu_train.sh collect
+#                                                               also best_actor.pt: the actor kept (--int_output_dir
+#                                                               <run>/int, every logged iteration) at the log row
+#                                                               with the lowest value of that column
 #   CKPT_DIR=ckpt CLIPS=run bash tools/gpu_train.sh start       on a fresh machine: resume from ckpt/run_model.pt
 #                                                               (a full checkpoint carried back; or its parts,
 #                                                               ckpt/run_model.pt.part*)
@@ -45,7 +49,7 @@ for c in $clips; do
     [ -f "$argfile" ] || argfile="args/compare/${c}_gpu_args.txt"
     [ -f "$argfile" ] || argfile="args/deepmimic_humanoid_${c}_ppo_gpu_args.txt"
     (cd "$src" && CUDA_VISIBLE_DEVICES=${GPU:-${CUDA_VISIBLE_DEVICES:-0}} setsid nohup python3 mimickit/run.py --arg_file "$argfile" \
-      --out_dir "$root/$c" --max_samples "${MAX_SAMPLES:-100000000000}" $resume \
+      --out_dir "$root/$c" --int_output_dir "$root/$c/int" --max_samples "${MAX_SAMPLES:-100000000000}" $resume \
       > "$root/$c.out" 2>&1 < /dev/null &)
     echo "started $c on GPU ${GPU:-0} $resume"
   else
@@ -54,6 +58,17 @@ for c in $clips; do
     tail -n 200 "$root/$c.out" > "$root/collect/$c/out.txt" 2>/dev/null
     if [ "${SLIM:-0}" = 1 ] && [ -f "$root/$c/model.pt" ]; then
       python3 -m mimickit.learning.checkpoint_precision "$root/$c/model.pt" "$root/collect/$c/model_slim.pt"
+    fi
+    if [ -n "${BEST:-}" ] && [ -f "$root/$c/log.txt" ]; then
+      python3 -c "
+import os, shutil, sys
+from mimickit.learning.logger import read_log
+log = read_log(sys.argv[1])
+kept = [i for i, it in enumerate(log['iteration']) if os.path.exists(sys.argv[2] % int(it))]
+best = min(kept, key=lambda i: log[sys.argv[3]][i])
+shutil.copy(sys.argv[2] % int(log['iteration'][best]), sys.argv[4])
+print('best_actor.pt: iteration %d, %s %g' % (log['iteration'][best], sys.argv[3], log[sys.argv[3]][best]))
+" "$root/$c/log.txt" "$root/$c/int/model_actor_%06d.pt" "$BEST" "$root/collect/$c/best_actor.pt"
     fi
     if [ "${FULL:-0}" = 1 ] && [ -f "$root/$c/model.pt" ]; then
       cp "$root/$c/model.pt" "$root/collect/$c/model.pt"  # a consistent copy: training may rewrite model.pt

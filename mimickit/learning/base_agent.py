@@ -108,9 +108,10 @@ class BaseAgent:
         return opt
 
     # ---------------- training ----------------
-    def train(self, max_samples, out_model_file, log_file, logger="txt", progress=True):
+    def train(self, max_samples, out_model_file, log_file, logger="txt", progress=True, int_output_dir=None):
         """Train until max_samples env steps (None: until stopped); checkpoint to out_model_file
-        every output step."""
+        every output step. int_output_dir: also keep that step's actor as int_output_dir/model_actor_<iteration>.pt,
+        so that a run whose test metric wanders can be judged at its best logged step, not only its last."""
         main = distributed.is_main()  # several workers (distributed.py): rank 0 alone logs and saves
         log = Logger(log_file, logger) if main else None
         distributed.broadcast_modules(self._synced_modules())  # every worker starts from rank 0's weights
@@ -127,7 +128,7 @@ class BaseAgent:
                 last = max_samples is not None and self.sample_count >= max_samples
                 if self.iteration % self.config["iters_per_output"] == 0 or last:
                     losses = {k: v for k, v in stats.items() if k not in ROLLOUT_STATS}
-                    self._output(log, losses, episodes, out_model_file, bar)
+                    self._output(log, losses, episodes, out_model_file, bar, int_output_dir)
                     episodes = EpisodeStats(self.device)
                     obs, _ = self.env.reset()  # testing used the envs
                     start = time.time() - self.wall_time
@@ -160,7 +161,7 @@ class BaseAgent:
         """The networks (and their normalizers) every worker must hold identically: model, D, encoder..."""
         return [m for m in vars(self).values() if isinstance(m, torch.nn.Module)]
 
-    def _output(self, log, losses, episodes, out_model_file, bar):
+    def _output(self, log, losses, episodes, out_model_file, bar, int_output_dir=None):
         test = self.test(self.config["test_episodes"])
         train = episodes.reduce().summary(self.env.dt)
         if distributed.active():  # the workers' mean of each loss; their parameters must still agree
@@ -183,6 +184,8 @@ class BaseAgent:
         if out_model_file:  # before the log row: a run killed in between never logs an unsaved iteration
             self.save(out_model_file)
             self.save_actor(os.path.splitext(out_model_file)[0] + "_actor.pt")
+        if int_output_dir:
+            self.save_actor(os.path.join(int_output_dir, "model_actor_%06d.pt" % self.iteration))
         row = log.write(self.sample_count)
         msg = "iter %d samples %d test_return %.3f test_len %.2f" % (
             self.iteration, self.sample_count, row["test_return"], row["test_episode_length"])
