@@ -214,13 +214,11 @@ def player_from_arg_file(arg_file, model_file, num_envs, engine_config="data/eng
     model_file loaded to play (no optimizer state) -> (env, agent). overrides: env YAML keys to replace
     (the arg file's motion_file is applied unless given here)."""
     from mimickit.envs.env_builder import build_env
-    from mimickit.learning.agent_builder import build_agent
+    from mimickit.learning.agent_builder import load_player
     args = parse_args(["--arg_file", arg_file])
     overrides.setdefault("motion_file", args["motion_file"])
     env = build_env(args["env_config"], engine_config, num_envs, overrides=overrides)
-    agent = build_agent(args["agent_config"], env, model_file=model_file)
-    agent.load(model_file, weights_only=True)
-    return env, agent
+    return env, load_player(args["agent_config"], env, model_file)
 
 
 def test_summary(result):

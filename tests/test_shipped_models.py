@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from mimickit.envs.env_builder import build_env
-from mimickit.learning.agent_builder import build_agent
+from mimickit.learning.agent_builder import load_player
 
 from conftest import REPO_ROOT
 
@@ -29,8 +29,7 @@ def play_shipped(env_name, agent_name, model_name, episodes, motion_file=None, m
     torch.manual_seed(0)
     env = build_env(os.path.join(REPO_ROOT, "data", "envs", env_name), CPU_ENGINE, 8,
                     overrides={"motion_file": motion_file} if motion_file else None)
-    agent = build_agent(os.path.join(REPO_ROOT, "data", "agents", agent_name), env, model_file=model)
-    agent.load(model, weights_only=True)
+    agent = load_player(os.path.join(REPO_ROOT, "data", "agents", agent_name), env, model)
     recorder = EpisodeRecorder(env, record_dir, max_episodes=episodes) if record_dir else None
     result = agent.test(episodes)
     clips = [load_motion(f) for f in recorder.close()] if recorder else []

@@ -4,7 +4,7 @@ import os
 
 import torch
 
-from mimickit.learning.agent_builder import build_agent
+from mimickit.learning.agent_builder import build_agent, load_player
 from mimickit.viz.tracking_playback import beside_reference_html, build_playback_env, play_beside_reference
 
 from conftest import REPO_ROOT, decode_commands
@@ -21,8 +21,7 @@ def test_shipped_walk_plays_beside_its_reference_from_the_clip_start():
     start included."""
     torch.manual_seed(0)
     env = build_playback_env(ENV_FILE)
-    agent = build_agent(AGENT_FILE, env, model_file=WALK_MODEL)
-    agent.load(WALK_MODEL, weights_only=True)
+    agent = load_player(AGENT_FILE, env, WALK_MODEL)
     p = play_beside_reference(agent, env, 30)
     clip_start = env.motion_lib.calc_motion_frame(torch.zeros(1, dtype=torch.long), torch.zeros(1))
     env.close()

@@ -35,3 +35,11 @@ def build_agent(config_file, env, device=None, model_file=None):
         from mimickit.learning.add_agent import ADDAgent
         return ADDAgent(config, env, device, path=config_file)
     raise ConfigError("%s: agent_name '%s' is unknown; expected PPO, AWR, AMP, ASE or ADD" % (config_file, name))
+
+
+def load_player(config_file, env, model_file, device=None):
+    """The agent of config_file with model_file's weights, to play (test, record, export): a full checkpoint or an
+    actor-only export, whose recorded network sets the agent's (see build_agent); no optimizer state."""
+    agent = build_agent(config_file, env, device, model_file=model_file)
+    agent.load(model_file, weights_only=True)
+    return agent

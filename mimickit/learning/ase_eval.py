@@ -47,10 +47,8 @@ def build_latent_env(num_envs, seconds, env_config=ENV_CFG, engine_config=ENGINE
 
 def load_player(model_file, env, agent_config=AGENT_CFG):
     """The ASE agent of a (shipped, actor-only) model on env."""
-    from mimickit.learning.agent_builder import build_agent
-    agent = build_agent(agent_config, env, model_file=model_file)
-    agent.load(model_file, weights_only=True)
-    return agent
+    from mimickit.learning.agent_builder import load_player as load
+    return load(agent_config, env, model_file)
 
 
 def standing_start(env):

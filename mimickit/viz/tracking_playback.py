@@ -6,8 +6,7 @@ reward and the tracking error; ``beside_reference_html`` turns that into a self-
 the reference a translucent blue ghost offset sideways by the env's ``ref_char_offset``.
 
     env = build_playback_env("data/envs/add_humanoid_env.yaml", motion_file="data/motions/humanoid/humanoid_backflip.pkl")
-    agent = build_agent("data/agents/add_humanoid_agent.yaml", env, model_file=MODEL)
-    agent.load(MODEL, weights_only=True)
+    agent = load_player("data/agents/add_humanoid_agent.yaml", env, MODEL)
     playback = play_beside_reference(agent, env, steps=150)
     display(beside_reference_html(playback, "data/assets/humanoid/humanoid.xml"))
 """
