@@ -5,18 +5,21 @@
         exercise DIST/NAME/student/NAME.ipynb (stubs that raise NotImplementedError, public tests)
         and DIST/NAME/autograder/ (the reference solution, all tests, the Gradescope autograder zip)
 
-    python -m exercises.tools grade SUBMISSIONS [--dist exercises/dist] [--out scores.csv]
+    python -m exercises.tools grade SUBMISSIONS [--dist exercises/dist] [--out scores.csv] [--jobs N]
         grades every notebook in the folder SUBMISSIONS (the exercise is read from the notebook's
         otter metadata, else from its file name) and writes one CSV row per test and one per exercise
 
-    python -m exercises.tools check [--dist exercises/dist] [NAME ...]
-        builds the named exercises (all by default) again and proves their graders: the reference solution must get full marks, the generated stub none,
-        and every wrong answer in exercises/fixtures/NAME.py less than full marks
+    python -m exercises.tools check [--dist exercises/dist] [--jobs N] [NAME ...]
+        builds the named exercises (all by default) again and proves their graders: the reference solution
+        must get full marks, the generated stub none, and every wrong answer in exercises/fixtures/NAME.py
+        less than full marks
 
 Grading runs each notebook top to bottom in a fresh kernel without containers (otter's
 ``grade_submission``), with the kit installed in the same environment (``pip install -e .``).
+--jobs N grades up to N notebooks at once, in worker processes (default: one per CPU).
 """
 import argparse
+import concurrent.futures
 import csv
 import glob
 import importlib
@@ -52,17 +55,31 @@ def _check_names(names):
 # ---------------- build ----------------
 def build(dist=DEFAULT_DIST, names=()):
     """otter assign every source -> {name: seconds}."""
+    names = _check_names(list(names))
+    # one child process assigns them all: importing otter takes seconds, an assign a fraction of one
+    script = "import sys; from exercises.tools import _assign_all; _assign_all(sys.argv[1], sys.argv[2:])"
+    proc = subprocess.run([sys.executable, "-c", script, os.path.abspath(dist)] + names,
+                          cwd=os.path.dirname(HERE), capture_output=True, text=True)
     times = {}
-    for name in _check_names(list(names)):
+    for line in proc.stdout.splitlines():
+        words = line.split()
+        if len(words) == 3 and words[0] == "built" and words[1] in names:
+            times[words[1]] = float(words[2])
+    if proc.returncode != 0:
+        failed = next((n for n in names if n not in times), ", ".join(names))
+        raise SystemExit("otter assign failed for %s:\n%s" % (failed, (proc.stdout + proc.stderr)[-3000:]))
+    return times
+
+
+def _assign_all(dist, names):
+    """build's child: `otter assign SOURCE DIST/NAME` for each name, printing `built NAME SECONDS` after each."""
+    from otter.cli import cli
+    for name in names:
         out = os.path.join(dist, name)
         shutil.rmtree(out, ignore_errors=True)
         start = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "otter", "assign", os.path.join(SRC, name + ".ipynb"), out],
-                              capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise SystemExit("otter assign failed for %s:\n%s" % (name, (proc.stdout + proc.stderr)[-3000:]))
-        times[name] = time.perf_counter() - start
-    return times
+        cli.main(["assign", os.path.join(SRC, name + ".ipynb"), out], standalone_mode=False)  # raises on failure
+        print("built %s %.3f" % (name, time.perf_counter() - start), flush=True)
 
 
 def paths(dist, name):
@@ -89,6 +106,29 @@ def grade_notebook(path, autograder_zip):
     return {"total": results.total, "possible": results.possible, "tests": tests}
 
 
+def _jobs(n_tasks, jobs=None):
+    """How many tasks to run at once: jobs, by default one per CPU, never more than there are tasks."""
+    return max(1, min(n_tasks, jobs or os.cpu_count() or 1))
+
+
+def _timed_grade(path, autograder_zip):
+    """-> (grade_notebook's result, seconds); what a worker process of grade_notebooks runs."""
+    start = time.perf_counter()
+    return grade_notebook(path, autograder_zip), time.perf_counter() - start
+
+
+def grade_notebooks(pairs, jobs=None):
+    """Grade each (notebook, autograder zip) of pairs, up to jobs at once (default: one per CPU)
+    -> [(grade_notebook's result, seconds)] in the order of pairs."""
+    workers = _jobs(len(pairs), jobs)
+    if workers == 1:
+        return [_timed_grade(path, ag) for path, ag in pairs]
+    importlib.import_module("otter.api")  # once here: forked workers inherit it rather than each importing it
+    # processes, not threads: grade_submission redirects stdout and changes directory for the whole process
+    with concurrent.futures.ProcessPoolExecutor(workers) as pool:
+        return list(pool.map(_timed_grade, *zip(*pairs)))
+
+
 def exercise_of(path, names):
     """The exercise a submitted notebook answers: its otter metadata, else its file name."""
     try:
@@ -102,18 +142,20 @@ def exercise_of(path, names):
     return max(found, key=len) if found else None
 
 
-def grade_folder(folder, dist=DEFAULT_DIST, out_csv="scores.csv"):
-    """Grade every notebook in folder -> rows written to out_csv (and returned)."""
+def grade_folder(folder, dist=DEFAULT_DIST, out_csv="scores.csv", jobs=None):
+    """Grade every notebook in folder, up to jobs at once -> rows written to out_csv (and returned)."""
     names = exercise_names()
+    submissions = [(path, exercise_of(path, names)) for path in sorted(glob.glob(os.path.join(folder, "*.ipynb")))]
+    graded = iter(grade_notebooks([(path, paths(dist, name)[2]) for path, name in submissions if name is not None],
+                                  jobs))
     rows = []
-    for path in sorted(glob.glob(os.path.join(folder, "*.ipynb"))):
-        name = exercise_of(path, names)
+    for path, name in submissions:
         sub = os.path.basename(path)
         if name is None:
             rows.append({"submission": sub, "exercise": "", "question": "", "test": "", "passed": "",
                          "score": 0, "possible": 0, "message": "not an exercise notebook of this kit"})
             continue
-        result = grade_notebook(path, paths(dist, name)[2])
+        result, _ = next(graded)
         for question, test, passed, score, pts, message in result["tests"]:
             rows.append({"submission": sub, "exercise": name, "question": question, "test": test, "passed": passed,
                          "score": score, "possible": pts, "message": message.splitlines()[-1] if message else ""})
@@ -152,21 +194,21 @@ def with_replaced_solution(reference_nb, code, out_path):
     return out_path
 
 
-def check_exercise(name, dist=DEFAULT_DIST):
-    """Grade the reference, the stub and each wrong answer -> list of (kind, total, possible, ok, seconds)."""
+def check_exercise(name, dist=DEFAULT_DIST, jobs=None):
+    """Grade the reference, the stub and each wrong answer, up to jobs at once (default: one per CPU)
+    -> list of (kind, total, possible, ok, seconds) in that order."""
     student, reference, ag = paths(dist, name)
-    out = []
     with tempfile.TemporaryDirectory() as tmp:
         subjects = [("reference", reference), ("stub", student)]
         for label, code in wrong_answers(name).items():
             path = os.path.join(tmp, "%s_wrong_%s.ipynb" % (name, re.sub(r"\W+", "_", label)))
             subjects.append(("wrong: " + label, with_replaced_solution(reference, code, path)))
-        for kind, path in subjects:
-            start = time.perf_counter()
-            r = grade_notebook(path, ag)
-            ok = r["total"] == r["possible"] if kind == "reference" else (
-                r["total"] == 0 if kind == "stub" else r["total"] < r["possible"])
-            out.append((kind, r["total"], r["possible"], ok, time.perf_counter() - start))
+        graded = grade_notebooks([(path, ag) for _, path in subjects], jobs)
+    out = []
+    for (kind, _), (r, seconds) in zip(subjects, graded):
+        ok = r["total"] == r["possible"] if kind == "reference" else (
+            r["total"] == 0 if kind == "stub" else r["total"] < r["possible"])
+        out.append((kind, r["total"], r["possible"], ok, seconds))
     return out
 
 
@@ -175,30 +217,33 @@ def main(argv=None):
     sub = p.add_subparsers(dest="command", required=True)
     b = sub.add_parser("build")
     b.add_argument("names", nargs="*")
-    b.add_argument("--dist", default=DEFAULT_DIST)
     g = sub.add_parser("grade")
     g.add_argument("submissions")
-    g.add_argument("--dist", default=DEFAULT_DIST)
     g.add_argument("--out", default="scores.csv")
     c = sub.add_parser("check")
     c.add_argument("names", nargs="*")
-    c.add_argument("--dist", default=DEFAULT_DIST)
+    for cmd in (b, g, c):
+        cmd.add_argument("--dist", default=DEFAULT_DIST)
+    for cmd in (g, c):
+        cmd.add_argument("--jobs", type=int, default=None, help="grade at most this many notebooks at once "
+                                                                "(default: one per CPU)")
     args = p.parse_args(argv)
     if args.command == "build":
         for name, sec in build(args.dist, args.names).items():
             print("built %s in %.1f s -> %s" % (name, sec, os.path.join(args.dist, name)))
         return 0
     if args.command == "grade":
-        rows = grade_folder(args.submissions, args.dist, args.out)
+        rows = grade_folder(args.submissions, args.dist, args.out, args.jobs)
         for r in rows:
             if r["question"] == "TOTAL" or not r["exercise"]:
                 print("%-40s %-22s %g / %g %s" % (r["submission"], r["exercise"], r["score"], r["possible"], r["message"]))
         print("wrote", args.out)
         return 0
+    names = _check_names(args.names)
+    build(args.dist, names)  # from the current sources
     failed = 0
-    for name in _check_names(args.names):
-        build(args.dist, [name])  # from the current source
-        for kind, total, possible, ok, sec in check_exercise(name, args.dist):
+    for name in names:
+        for kind, total, possible, ok, sec in check_exercise(name, args.dist, args.jobs):
             failed += not ok
             print("%-22s %-48s %g / %g  %s  (%.1f s)" % (name, kind, total, possible, "ok" if ok else "WRONG", sec))
     print("all graders behave" if not failed else "%d grader checks failed" % failed)

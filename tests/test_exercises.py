@@ -1,6 +1,7 @@
 """The classroom exercises: every grader passes the reference solution, fails the generated stub and
 fails each plausible wrong answer kept in exercises/fixtures; every exercise notebook runs top to bottom
 with its solution; grading a folder of submissions writes the expected scores."""
+import concurrent.futures
 import csv
 import os
 import shutil
@@ -55,15 +56,35 @@ def test_student_version_holds_stubs_and_public_tests_only(dist, name):
     assert "hidden=True" in hidden  # the autograder has the hidden tests
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_exercise_notebook_runs_top_to_bottom_with_its_solution(dist, name):
+def _nbval(dist, name):
+    """pytest --nbval-lax on the reference notebook of name, in a process of its own -> (returncode, stdout, seconds)."""
     _, reference, _ = tools.paths(dist, name)
     env = dict(os.environ, MIMICKIT_QUICK="1")
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax", reference],
                           cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900)
-    print("%s: nbval in %.1f s" % (name, time.perf_counter() - start))
-    assert proc.returncode == 0, proc.stdout[-3000:]
+    return proc.returncode, proc.stdout, time.perf_counter() - start
+
+
+@pytest.fixture(scope="session")
+def nbval_runs(dist, request):
+    """{name: future of _nbval(dist, name)} for every exercise whose notebook test is selected: all queued at the
+    first such test and run up to one per CPU at once (each is a single-threaded kernel); each test waits for its own."""
+    names = [item.callspec.params["name"] for item in request.session.items
+             if getattr(item, "originalname", None) == "test_exercise_notebook_runs_top_to_bottom_with_its_solution"]
+    pool = concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 1)
+    runs = {name: pool.submit(_nbval, dist, name) for name in names}
+    pool.shutdown(wait=False)  # the queued runs still run; the threads end with the last instead of lingering
+    yield runs
+    for run in runs.values():
+        run.cancel()  # the runs not started yet when pytest stops early
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_exercise_notebook_runs_top_to_bottom_with_its_solution(nbval_runs, name):
+    returncode, stdout, seconds = nbval_runs[name].result()
+    print("%s: nbval in %.1f s" % (name, seconds))
+    assert returncode == 0, stdout[-3000:]
 
 
 def test_grading_a_folder_of_submissions_writes_scores_per_exercise_and_per_test(dist, tmp_path):
