@@ -64,8 +64,13 @@ for c in $clips; do
 import os, shutil, sys
 from mimickit.learning.logger import read_log
 log = read_log(sys.argv[1])
-kept = [i for i, it in enumerate(log['iteration']) if os.path.exists(sys.argv[2] % int(it))]
-best = min(kept, key=lambda i: log[sys.argv[3]][i])
+if sys.argv[3] not in log:
+    sys.exit('BEST=%s: no such column in %s (columns: %s)' % (sys.argv[3], sys.argv[1], ' '.join(log)))
+values = log[sys.argv[3]]
+kept = [i for i, it in enumerate(log['iteration']) if os.path.exists(sys.argv[2] % int(it)) and values[i] == values[i]]
+if not kept:
+    sys.exit('BEST=%s: no kept actor (--int_output_dir) beside a logged value in %s' % (sys.argv[3], sys.argv[1]))
+best = min(kept, key=lambda i: values[i])
 shutil.copy(sys.argv[2] % int(log['iteration'][best]), sys.argv[4])
 print('best_actor.pt: iteration %d, %s %g' % (log['iteration'][best], sys.argv[3], log[sys.argv[3]][best]))
 " "$root/$c/log.txt" "$root/$c/int/model_actor_%06d.pt" "$BEST" "$root/collect/$c/best_actor.pt"
