@@ -108,7 +108,7 @@ def test_shipped_ase_keeps_its_feet_from_the_standing_start():
     assert os.path.getsize(model) < 5e6  # actor-only, fp16
     torch.manual_seed(0)
     env = ase_eval.build_latent_env(8, 5.0)
-    agent = ase_eval.load_player(model, env)
+    agent = load_player(ase_eval.AGENT_CFG, env, model)
     rollout = ase_eval.rollout_latents(agent, sample_unit_latents(8, env.latent_dim), 5.0)
     env.close()
     lowest_root = rollout.root_pos[..., 2].min(dim=0).values  # [8]

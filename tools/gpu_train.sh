@@ -72,7 +72,7 @@ if not kept:
     sys.exit('BEST=%s: no kept actor (--int_output_dir) beside a logged value in %s' % (sys.argv[3], sys.argv[1]))
 best = min(kept, key=lambda i: values[i])
 shutil.copy(sys.argv[2] % int(log['iteration'][best]), sys.argv[4])
-print('best_actor.pt: iteration %d, %s %g' % (log['iteration'][best], sys.argv[3], log[sys.argv[3]][best]))
+print('best_actor.pt: iteration %d, %s %g' % (log['iteration'][best], sys.argv[3], values[best]))
 " "$root/$c/log.txt" "$root/$c/int/model_actor_%06d.pt" "$BEST" "$root/collect/$c/best_actor.pt"
     fi
     if [ "${FULL:-0}" = 1 ] && [ -f "$root/$c/model.pt" ]; then

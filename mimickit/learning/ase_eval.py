@@ -45,12 +45,6 @@ def build_latent_env(num_envs, seconds, env_config=ENV_CFG, engine_config=ENGINE
                      overrides={"enable_early_termination": False, "episode_length": float(seconds) + 1.0})
 
 
-def load_player(model_file, env, agent_config=AGENT_CFG):
-    """The ASE agent of a (shipped, actor-only) model on env."""
-    from mimickit.learning.agent_builder import load_player as load
-    return load(agent_config, env, model_file)
-
-
 def standing_start(env):
     """Reset every env, then put each character in its initial pose at rest (the same start for all);
     -> obs [N, obs_dim]."""
@@ -182,7 +176,8 @@ def main(argv=None):
     p.add_argument("--figure", default=None, help="save the root paths here (PNG)")
     args = p.parse_args(argv)
     env = build_latent_env(args.num_latents * args.runs, args.seconds, args.env_config, args.engine_config)
-    agent = load_player(args.model_file, env, args.agent_config)
+    from mimickit.learning.agent_builder import load_player
+    agent = load_player(args.agent_config, env, args.model_file)
     result = diversity(agent, args.num_latents, args.runs, args.seconds, args.seed)
     print("latents=%d runs=%d seconds=%g same_latent_dist=%.3f different_latent_dist=%.3f ratio=%.2f"
           % (args.num_latents, args.runs, args.seconds, result["same"], result["different"], result["ratio"]))
