@@ -16,7 +16,10 @@
 #   BEST=tracking_error_m CLIPS=run bash tools/gpu_train.sh collect
 #                                                               also best_actor.pt: the actor kept (--int_output_dir
 #                                                               <run>/int, every logged iteration) at the log row
-#                                                               with the lowest value of that column
+#                                                               with the lowest value of that column; BEST_N=3
+#                                                               also best_actor_2.pt and best_actor_3.pt (the next
+#                                                               lowest: in-training figures are noisy, so several
+#                                                               candidates go to the CPU evaluation)
 #   CKPT_DIR=ckpt CLIPS=run bash tools/gpu_train.sh start       on a fresh machine: resume from ckpt/run_model.pt
 #                                                               (a full checkpoint carried back; or its parts,
 #                                                               ckpt/run_model.pt.part*)
@@ -70,10 +73,12 @@ values = log[sys.argv[3]]
 kept = [i for i, it in enumerate(log['iteration']) if os.path.exists(sys.argv[2] % int(it)) and values[i] == values[i]]
 if not kept:
     sys.exit('BEST=%s: no kept actor (--int_output_dir) beside a logged value in %s' % (sys.argv[3], sys.argv[1]))
-best = min(kept, key=lambda i: values[i])
-shutil.copy(sys.argv[2] % int(log['iteration'][best]), sys.argv[4])
-print('best_actor.pt: iteration %d, %s %g' % (log['iteration'][best], sys.argv[3], values[best]))
-" "$root/$c/log.txt" "$root/$c/int/model_actor_%06d.pt" "$BEST" "$root/collect/$c/best_actor.pt"
+ranked = sorted(kept, key=lambda i: values[i])[:int(sys.argv[5])]
+for rank, i in enumerate(ranked):
+    name = 'best_actor.pt' if rank == 0 else 'best_actor_%d.pt' % (rank + 1)
+    shutil.copy(sys.argv[2] % int(log['iteration'][i]), os.path.join(sys.argv[4], name))
+    print('%s: iteration %d, %s %g' % (name, log['iteration'][i], sys.argv[3], values[i]))
+" "$root/$c/log.txt" "$root/$c/int/model_actor_%06d.pt" "$BEST" "$root/collect/$c" "${BEST_N:-1}"
     fi
     if [ "${FULL:-0}" = 1 ] && [ -f "$root/$c/model.pt" ]; then
       cp "$root/$c/model.pt" "$root/collect/$c/model.pt"  # a consistent copy: training may rewrite model.pt
