@@ -1,10 +1,11 @@
 """The models we ship (trained on the GPU engine) play on the CPU engine: sim-to-sim tracking, AMP's
 spin kick and steering judged from what the character does, and ASE's skills from the standing start.
 
-8 episodes of 10 s each per clip, held to the targets the models were trained for: mean body-position
-error <= 0.05 m for walk and run, <= 0.10 m for DeepMimic's spinkick, <= 0.08 m for ADD's, and at least 90%
-of the episodes reaching the time limit (the interim ADD backflip: see TRACKING_MODELS). Measured when they
-were shipped (seed 0): walk 0.019 m, run 0.047 m, spinkick 0.080 m, ADD's spinkick 0.066 m, all episodes full. A change to the env, the engines or the agent that breaks playback fails here.
+8 episodes of 10 s each per clip (ADD's backflip: 32), held to the targets the models were trained for: mean
+body-position error <= 0.05 m for walk and run, <= 0.10 m for DeepMimic's spinkick, <= 0.08 m for ADD's spin
+kick, <= 0.12 m for ADD's backflip, and at least 90% of the episodes reaching the time limit. Measured when they
+were shipped (seed 0): walk 0.019 m, run 0.047 m, spinkick 0.080 m, ADD's spin kick 0.066 m, ADD's backflip
+0.118 m, all episodes full. A change to the env, the engines or the agent that breaks playback fails here.
 """
 import os
 
@@ -38,16 +39,16 @@ def play_shipped(env_name, agent_name, model_name, episodes, motion_file=None, m
 
 
 # (method, clip): (model file, max mean body-position error in m, min fraction of episodes reaching the time
-# limit, max file size). The ADD models are stored at 8 bits per weight. The spin kick is held to #12's target
-# (0.08 m; 0.067 m over 32 CPU episodes when shipped). The backflip is interim: its bound is a regression bound
-# a little above what it measured when shipped (0.127 m, all full), not #12's target (0.12 m), which it does
-# not meet yet; the final backflip takes the target.
+# limit, max file size[, test episodes: 8 unless given]). The ADD models are stored at 8 bits per weight and held
+# to #12's targets: the spin kick 0.08 m (0.067 m over 32 CPU episodes when shipped), the backflip 0.12 m over
+# #12's 32 episodes (0.118 m here when shipped; on 8 episodes it measured 0.1196 m, too close to the bound for a
+# regression test; the interim backflip before it, 0.127 m, fails here).
 TRACKING_MODELS = {
     ("deepmimic", "walk"): ("deepmimic_humanoid_walk_ppo.pt", 0.05, 0.9, 5e6),
     ("deepmimic", "run"): ("deepmimic_humanoid_run_ppo.pt", 0.05, 0.9, 5e6),
     ("deepmimic", "spinkick"): ("deepmimic_humanoid_spinkick_ppo.pt", 0.10, 0.9, 5e6),
     ("add", "spinkick"): ("add_humanoid_spinkick.pt", 0.08, 0.9, 2e6),
-    ("add", "backflip"): ("add_humanoid_backflip.pt", 0.145, 0.9, 2e6),
+    ("add", "backflip"): ("add_humanoid_backflip.pt", 0.12, 0.9, 2e6, 32),
 }
 ENV_AND_AGENT = {"deepmimic": ("deepmimic_humanoid_env.yaml", "deepmimic_humanoid_ppo_agent.yaml"),
                  "add": ("add_humanoid_env.yaml", "add_humanoid_agent.yaml")}
@@ -55,10 +56,10 @@ ENV_AND_AGENT = {"deepmimic": ("deepmimic_humanoid_env.yaml", "deepmimic_humanoi
 
 @pytest.mark.parametrize("method,clip", sorted(TRACKING_MODELS))
 def test_shipped_model_tracks_on_the_cpu_engine(method, clip):
-    model_name, max_err, min_full, max_bytes = TRACKING_MODELS[method, clip]
+    model_name, max_err, min_full, max_bytes, episodes = (TRACKING_MODELS[method, clip] + (8,))[:5]
     env_file, agent_file = ENV_AND_AGENT[method]
     motion = os.path.join(REPO_ROOT, "data", "motions", "humanoid", "humanoid_%s.pkl" % clip)
-    result, _ = play_shipped(env_file, agent_file, model_name, 8, motion_file=motion, max_bytes=max_bytes)
+    result, _ = play_shipped(env_file, agent_file, model_name, episodes, motion_file=motion, max_bytes=max_bytes)
     assert result["tracking_error_m"] <= max_err, result
     assert result["full_episode_frac"] >= min_full, result
     assert result["mean_episode_length"] > 9.0, result
