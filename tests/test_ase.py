@@ -315,6 +315,9 @@ def test_diversity_compares_runs_of_the_same_latent_with_runs_of_different_ones(
     assert torch.allclose(r.root_pos[0], r.root_pos[0, :1].expand(6, 3))  # one standing start for all
     assert result["latent_of_env"].tolist() == [0, 0, 0, 1, 1, 1]
     assert 0 < 2 * result["same"] < result["different"]
+    assert result["same"] == pytest.approx(result["same_path"] + result["same_joint"])
+    assert result["different"] == pytest.approx(result["different_path"] + result["different_joint"])
+    assert torch.equal(result["lowest_root"], r.root_pos[..., 2].min(dim=0).values)
     with pytest.raises(ValueError, match="num_latents \\* runs = 8 envs; it has 6"):
         diversity(agent, num_latents=4, runs=2)
     env.close()

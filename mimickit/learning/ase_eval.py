@@ -30,6 +30,7 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__fi
 ENV_CFG = os.path.join(REPO_ROOT, "data", "envs", "ase_humanoid_env.yaml")
 AGENT_CFG = os.path.join(REPO_ROOT, "data", "agents", "ase_humanoid_agent.yaml")
 ENGINE_CFG = os.path.join(REPO_ROOT, "data", "engines", "mujoco_engine.yaml")
+FALLEN_ROOT_M = 0.5  # a run whose root drops below this has fallen (standing: ~0.9 m)
 
 # [T + 1, N, ...] of every env, the start included: root_pos [3], root_rot [4] xyzw, joint_rot [J, 4] local
 # rotations of the movable joints, frames [6 + num_dofs] (MimicKit motion frames), body_pos [B, 3] and
@@ -114,18 +115,27 @@ def quat_angle(a, b):
     return 2.0 * torch.acos((a * b).sum(-1).abs().clamp(max=1.0))
 
 
-def run_distances(r):
-    """-> [N, N] the run distance (module docstring) between every two envs of a rollout."""
+def run_distance_parts(r):
+    """-> ([N, N] mean ground-path distance in m, [N, N] mean joint rotation angle difference in rad) between
+    every two envs of a rollout."""
     path = ground_path(r)  # [T + 1, N, 2]
     pos = (path.unsqueeze(2) - path.unsqueeze(1)).norm(dim=-1).mean(0)  # [N, N]
     jr = r.joint_rot  # [T + 1, N, J, 4]
     ang = quat_angle(jr.unsqueeze(2), jr.unsqueeze(1)).mean(dim=(0, 3))  # [N, N]
+    return pos, ang
+
+
+def run_distances(r):
+    """-> [N, N] the run distance (module docstring) between every two envs of a rollout."""
+    pos, ang = run_distance_parts(r)
     return pos + ang
 
 
 def diversity(agent, num_latents=16, runs=3, seconds=5.0, seed=0):
     """num_latents random latents, each run `runs` times (the envs of agent.env: num_latents * runs of them)
-    -> {same, different, ratio, rollout, latent_of_env}."""
+    -> {same, different, ratio: the mean run distance between runs of one latent and of different ones, and their
+    quotient; same_path, different_path (m) and same_joint, different_joint (rad): the two parts of each;
+    lowest_root [N] (m): each run's lowest root height; rollout; latent_of_env [N]}."""
     from mimickit.envs.ase_env import sample_unit_latents
     env = agent.env
     if env.num_envs != num_latents * runs:
@@ -135,13 +145,19 @@ def diversity(agent, num_latents=16, runs=3, seconds=5.0, seed=0):
     z = sample_unit_latents(num_latents, env.latent_dim, env.device)
     latent_of_env = torch.arange(num_latents).repeat_interleave(runs)  # [N]: envs k*runs .. k*runs+runs-1
     r = rollout_latents(agent, z[latent_of_env.to(env.device)], seconds, stochastic=True)
-    dist = run_distances(r).cpu()
-    same, different = [], []
-    for i, j in itertools.combinations(range(env.num_envs), 2):
-        (same if latent_of_env[i] == latent_of_env[j] else different).append(float(dist[i, j]))
-    s, d = sum(same) / len(same), sum(different) / len(different)
-    return {"same": s, "different": d, "ratio": d / s if s > 0 else float("inf"), "rollout": r,
-            "latent_of_env": latent_of_env}
+    pos, ang = (x.cpu() for x in run_distance_parts(r))
+    pairs = list(itertools.combinations(range(env.num_envs), 2))
+    same_pairs = [(i, j) for i, j in pairs if latent_of_env[i] == latent_of_env[j]]
+    diff_pairs = [(i, j) for i, j in pairs if latent_of_env[i] != latent_of_env[j]]
+
+    def mean_over(dist, which):
+        return sum(float(dist[i, j]) for i, j in which) / len(which)
+    out = {"same_path": mean_over(pos, same_pairs), "different_path": mean_over(pos, diff_pairs),
+           "same_joint": mean_over(ang, same_pairs), "different_joint": mean_over(ang, diff_pairs)}
+    s, d = mean_over(pos + ang, same_pairs), mean_over(pos + ang, diff_pairs)
+    out.update(same=s, different=d, ratio=d / s if s > 0 else float("inf"), rollout=r, latent_of_env=latent_of_env,
+               lowest_root=r.root_pos[..., 2].min(dim=0).values.cpu())
+    return out
 
 
 def plot_paths(result, runs, path=None, ax=None):
@@ -181,6 +197,11 @@ def main(argv=None):
     result = diversity(agent, args.num_latents, args.runs, args.seconds, args.seed)
     print("latents=%d runs=%d seconds=%g same_latent_dist=%.3f different_latent_dist=%.3f ratio=%.2f"
           % (args.num_latents, args.runs, args.seconds, result["same"], result["different"], result["ratio"]))
+    print("  ground path (m): same %.3f different %.3f; joint angle (rad): same %.3f different %.3f; lowest root"
+          " %.2f m, %d of %d runs below %.1f m" % (result["same_path"], result["different_path"], result["same_joint"],
+                                                  result["different_joint"], float(result["lowest_root"].min()),
+                                                  int((result["lowest_root"] < FALLEN_ROOT_M).sum()),
+                                                  len(result["lowest_root"]), FALLEN_ROOT_M))
     if args.figure:
         import matplotlib
         matplotlib.use("Agg")
