@@ -4,6 +4,7 @@
 #                                                               args/deepmimic_humanoid_<clip>_ppo_gpu_args.txt)
 #                                                               or a config (args/<name>_gpu_args.txt, e.g. amp_humanoid,
 #                                                               or args/compare/<name>_gpu_args.txt, e.g. add_walk)
+#   CLIPS="walk run" bash tools/gpu_train.sh stop               stop those runs (their last checkpoints stay)
 #   bash tools/gpu_train.sh collect                             actor checkpoints and logs -> $OUT, as one tar
 #                                                               in 15 MB parts ($OUT takes files of 16 MB at
 #                                                               most, 8 a call): cat results.tar.part* | tar -x
@@ -28,7 +29,8 @@
 # snapshot of the source, taken when it starts, so later calls (which re-send the working tree) and
 # later starts of other runs leave it be.
 set -u
-mode=${1:?start or collect}
+mode=${1:?start, stop or collect}
+case "$mode" in start|stop|collect) ;; *) echo "gpu_train.sh: unknown mode '$mode' (start, stop or collect)" >&2; exit 2;; esac
 clips=${CLIPS:-"walk run spinkick"}
 root=${TRAIN_ROOT:-/tmp/train}
 mkdir -p "$root"
@@ -51,10 +53,21 @@ for c in $clips; do
     argfile="args/${c}_gpu_args.txt"
     [ -f "$argfile" ] || argfile="args/compare/${c}_gpu_args.txt"
     [ -f "$argfile" ] || argfile="args/deepmimic_humanoid_${c}_ppo_gpu_args.txt"
-    (cd "$src" && CUDA_VISIBLE_DEVICES=${GPU:-${CUDA_VISIBLE_DEVICES:-0}} setsid nohup python3 mimickit/run.py --arg_file "$argfile" \
+    (cd "$src" || exit 1; CUDA_VISIBLE_DEVICES=${GPU:-${CUDA_VISIBLE_DEVICES:-0}} setsid nohup python3 mimickit/run.py --arg_file "$argfile" \
       --out_dir "$root/$c" --int_output_dir "$root/$c/int" --max_samples "${MAX_SAMPLES:-100000000000}" $resume \
-      > "$root/$c.out" 2>&1 < /dev/null &)
+      > "$root/$c.out" 2>&1 < /dev/null & echo $! > "$root/$c.pid")
     echo "started $c on GPU ${GPU:-0} $resume"
+  elif [ "$mode" = stop ]; then
+    # by the pid written at start (a `pkill -f <pattern>` in a device call also matches, and kills, the call's
+    # own shell when its command line holds the pattern); setsid made the run the leader of its own process
+    # group, so the whole group stops
+    if [ -f "$root/$c.pid" ] && kill -- "-$(cat "$root/$c.pid")" 2>/dev/null; then
+      while kill -0 "$(cat "$root/$c.pid")" 2>/dev/null; do sleep 1; done
+      echo "stopped $c"
+    else
+      echo "$c: not running"
+    fi
+    rm -f "$root/$c.pid"
   else
     mkdir -p "$root/collect/$c"
     cp "$root/$c/model_actor.pt" "$root/$c/log.txt" "$root/collect/$c/" 2>/dev/null
@@ -86,7 +99,7 @@ for rank, i in enumerate(ranked):
     echo "== $c"; tail -n 2 "$root/$c/log.txt" 2>/dev/null; grep -v "^Module\|Warning\|warn" "$root/$c.out" | tail -n 3
   fi
 done
-if [ "$mode" != start ]; then
+if [ "$mode" = collect ]; then
   # one tar of every run's folder (<name>/{model_actor.pt,log.txt,out.txt[,model.pt]}) in 15 MB parts:
   # $OUT brings back at most 8 files of 16 MB. Here: cat results.tar.part* | tar -x -C RUNS
   tar -C "$root/collect" -cf "$root/results.tar" . && rm -rf "$root/collect"
