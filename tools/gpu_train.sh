@@ -62,7 +62,10 @@ for c in $clips; do
     # own shell when its command line holds the pattern); setsid made the run the leader of its own process
     # group, so the whole group stops
     if [ -f "$root/$c.pid" ] && kill -- "-$(cat "$root/$c.pid")" 2>/dev/null; then
-      while kill -0 "$(cat "$root/$c.pid")" 2>/dev/null; do sleep 1; done
+      for _ in $(seq 30); do  # up to 30 s for it to end (an unreaped zombie has ended too)
+        case "$(ps -o stat= -p "$(cat "$root/$c.pid")" 2>/dev/null)" in ""|Z*) break;; esac
+        sleep 1
+      done
       echo "stopped $c"
     else
       echo "$c: not running"
