@@ -88,6 +88,9 @@ def test_stop_ends_a_started_run_and_its_process_group(tmp_path):
     assert os.getpgid(pid) == pid  # its own process group
     res = gpu_train("stop", tmp_path, bin_dir, CLIPS="walk run")
     assert "stopped walk" in res.stdout and "run: not running" in res.stdout, res.stdout + res.stderr
+    deadline = time.time() + 5.0
+    while running(pid) and time.time() < deadline:
+        time.sleep(0.1)
     assert not running(pid)
     assert not (tmp_path / "train" / "walk.pid").exists()
 
