@@ -111,10 +111,22 @@ def _jobs(n_tasks, jobs=None):
     return max(1, min(n_tasks, jobs or os.cpu_count() or 1))
 
 
-def _timed_grade(path, autograder_zip):
-    """-> (grade_notebook's result, seconds); what a worker process of grade_notebooks runs."""
-    start = time.perf_counter()
-    return grade_notebook(path, autograder_zip), time.perf_counter() - start
+# Kernels started at the same moment in two worker processes can be handed the same free TCP port
+# (jupyter_client picks the ports before the kernel binds them); the loser dies at start-up with this message.
+KERNEL_START_FAILED = "Kernel died before replying to kernel_info"
+
+
+def _timed_grade(path, autograder_zip, attempts=3):
+    """-> (grade_notebook's result, seconds); what a worker process of grade_notebooks runs. A kernel that died
+    at start-up (KERNEL_START_FAILED) is started again, up to `attempts` times in all; nothing had run in it."""
+    for attempt in range(1, attempts + 1):
+        start = time.perf_counter()
+        try:
+            return grade_notebook(path, autograder_zip), time.perf_counter() - start
+        except RuntimeError as e:
+            if KERNEL_START_FAILED not in str(e) or attempt == attempts:
+                raise
+            time.sleep(0.5 * attempt)
 
 
 def grade_notebooks(pairs, jobs=None):
