@@ -24,6 +24,7 @@ import csv
 import glob
 import importlib
 import json
+import multiprocessing
 import os
 import re
 import shutil
@@ -135,9 +136,15 @@ def grade_notebooks(pairs, jobs=None):
     workers = _jobs(len(pairs), jobs)
     if workers == 1:
         return [_timed_grade(path, ag) for path, ag in pairs]
-    importlib.import_module("otter.api")  # once here: forked workers inherit it rather than each importing it
-    # processes, not threads: grade_submission redirects stdout and changes directory for the whole process
-    with concurrent.futures.ProcessPoolExecutor(workers) as pool:
+    # processes, not threads: grade_submission redirects stdout and changes directory for the whole process.
+    # Not forked from this process either: a child forked while another thread holds a lock (the test suite runs
+    # threads beside the graders) can wait on it forever, as a CI run did. A fork server is a fresh single-threaded
+    # process that imports otter once (it takes seconds) and forks the workers from there.
+    context = multiprocessing.get_context("forkserver" if "forkserver" in multiprocessing.get_all_start_methods()
+                                          else "spawn")
+    if context.get_start_method() == "forkserver":
+        context.set_forkserver_preload(["otter.api", "exercises.tools"])
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
         return list(pool.map(_timed_grade, *zip(*pairs)))
 
 
