@@ -16,7 +16,6 @@ runs of the *same* latent: how much more the latent decides than the policy's ow
 notebook 06 uses the same rollouts to play and plot latents.
 """
 import argparse
-import itertools
 import math
 import os
 import sys
@@ -145,16 +144,14 @@ def diversity(agent, num_latents=16, runs=3, seconds=5.0, seed=0):
     z = sample_unit_latents(num_latents, env.latent_dim, env.device)
     latent_of_env = torch.arange(num_latents).repeat_interleave(runs)  # [N]: envs k*runs .. k*runs+runs-1
     r = rollout_latents(agent, z[latent_of_env.to(env.device)], seconds, stochastic=True)
-    pos, ang = (x.cpu() for x in run_distance_parts(r))
-    pairs = list(itertools.combinations(range(env.num_envs), 2))
-    same_pairs = [(i, j) for i, j in pairs if latent_of_env[i] == latent_of_env[j]]
-    diff_pairs = [(i, j) for i, j in pairs if latent_of_env[i] != latent_of_env[j]]
-
-    def mean_over(dist, which):
-        return sum(float(dist[i, j]) for i, j in which) / len(which)
-    out = {"same_path": mean_over(pos, same_pairs), "different_path": mean_over(pos, diff_pairs),
-           "same_joint": mean_over(ang, same_pairs), "different_joint": mean_over(ang, diff_pairs)}
-    s, d = mean_over(pos + ang, same_pairs), mean_over(pos + ang, diff_pairs)
+    pos, ang = (x.cpu() for x in run_distance_parts(r))  # [N, N] each
+    pair = torch.ones(env.num_envs, env.num_envs, dtype=torch.bool).triu(1)  # each pair of runs once
+    same_latent = latent_of_env.unsqueeze(1) == latent_of_env.unsqueeze(0)  # [N, N]
+    same_pairs, diff_pairs = pair & same_latent, pair & ~same_latent
+    out = {"same_path": float(pos[same_pairs].mean()), "different_path": float(pos[diff_pairs].mean()),
+           "same_joint": float(ang[same_pairs].mean()), "different_joint": float(ang[diff_pairs].mean())}
+    s = out["same_path"] + out["same_joint"]  # the mean of the run distances: the sum of the means of its parts
+    d = out["different_path"] + out["different_joint"]
     out.update(same=s, different=d, ratio=d / s if s > 0 else float("inf"), rollout=r, latent_of_env=latent_of_env,
                lowest_root=r.root_pos[..., 2].min(dim=0).values.cpu())
     return out
