@@ -61,9 +61,10 @@ for c in $clips; do
     # by the pid written at start (a `pkill -f <pattern>` in a device call also matches, and kills, the call's
     # own shell when its command line holds the pattern); setsid made the run the leader of its own process
     # group, so the whole group stops
-    if [ -f "$root/$c.pid" ] && kill -- "-$(cat "$root/$c.pid")" 2>/dev/null; then
+    pid=$(cat "$root/$c.pid" 2>/dev/null)
+    if [ -n "$pid" ] && kill -- "-$pid" 2>/dev/null; then
       for _ in $(seq 30); do  # up to 30 s for it to end (an unreaped zombie has ended too)
-        case "$(ps -o stat= -p "$(cat "$root/$c.pid")" 2>/dev/null)" in ""|Z*) break;; esac
+        case "$(ps -o stat= -p "$pid" 2>/dev/null)" in ""|Z*) break;; esac
         sleep 1
       done
       echo "stopped $c"
