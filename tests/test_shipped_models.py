@@ -39,15 +39,15 @@ def play_shipped(env_name, agent_name, model_name, episodes, motion_file=None, m
 
 
 # (method, clip): (model file, max mean body-position error in m, min fraction of episodes reaching the time
-# limit, max file size[, test episodes: 8 unless given]). The ADD models are stored at 8 bits per weight and held
+# limit, max file size, test episodes). The ADD models are stored at 8 bits per weight and held
 # to #12's targets: the spin kick 0.08 m (0.067 m over 32 CPU episodes when shipped), the backflip 0.12 m over
 # #12's 32 episodes (0.118 m here when shipped; on 8 episodes it measured 0.1196 m, too close to the bound for a
 # regression test; the interim backflip before it, 0.127 m, fails here).
 TRACKING_MODELS = {
-    ("deepmimic", "walk"): ("deepmimic_humanoid_walk_ppo.pt", 0.05, 0.9, 5e6),
-    ("deepmimic", "run"): ("deepmimic_humanoid_run_ppo.pt", 0.05, 0.9, 5e6),
-    ("deepmimic", "spinkick"): ("deepmimic_humanoid_spinkick_ppo.pt", 0.10, 0.9, 5e6),
-    ("add", "spinkick"): ("add_humanoid_spinkick.pt", 0.08, 0.9, 2e6),
+    ("deepmimic", "walk"): ("deepmimic_humanoid_walk_ppo.pt", 0.05, 0.9, 5e6, 8),
+    ("deepmimic", "run"): ("deepmimic_humanoid_run_ppo.pt", 0.05, 0.9, 5e6, 8),
+    ("deepmimic", "spinkick"): ("deepmimic_humanoid_spinkick_ppo.pt", 0.10, 0.9, 5e6, 8),
+    ("add", "spinkick"): ("add_humanoid_spinkick.pt", 0.08, 0.9, 2e6, 8),
     ("add", "backflip"): ("add_humanoid_backflip.pt", 0.12, 0.9, 2e6, 32),
 }
 ENV_AND_AGENT = {"deepmimic": ("deepmimic_humanoid_env.yaml", "deepmimic_humanoid_ppo_agent.yaml"),
@@ -56,7 +56,7 @@ ENV_AND_AGENT = {"deepmimic": ("deepmimic_humanoid_env.yaml", "deepmimic_humanoi
 
 @pytest.mark.parametrize("method,clip", sorted(TRACKING_MODELS))
 def test_shipped_model_tracks_on_the_cpu_engine(method, clip):
-    model_name, max_err, min_full, max_bytes, episodes = (TRACKING_MODELS[method, clip] + (8,))[:5]
+    model_name, max_err, min_full, max_bytes, episodes = TRACKING_MODELS[method, clip]
     env_file, agent_file = ENV_AND_AGENT[method]
     motion = os.path.join(REPO_ROOT, "data", "motions", "humanoid", "humanoid_%s.pkl" % clip)
     result, _ = play_shipped(env_file, agent_file, model_name, episodes, motion_file=motion, max_bytes=max_bytes)
