@@ -38,7 +38,8 @@ FLAGS = {
     "int_output_dir": (str, None, "train: also keep the actor of every output step as DIR/model_actor_<iteration>.pt "
                                   "(~3 MB each), to judge a run at its best logged step"),
     "init_model_file": (str, None, "train: start from these weights (an actor-only export too: its critic "
-                                   "and the optimizers start fresh), with counters at zero"),
+                                   "and the optimizers start fresh), with counters at zero; a fixed action "
+                                   "std is the agent config's"),
     "logger": (("txt", "tb", "wandb"), "txt", "training logger"),
     "devices": (list, ["cpu"], "devices, one training worker each: cpu, cuda:0, cpu cpu, cuda:0 cuda:1 (or "
                                "comma-separated); test mode uses the first"),
@@ -294,7 +295,7 @@ def run(args):
             if args["model_file"]:
                 agent.load(args["model_file"])  # resume
             elif args["init_model_file"]:
-                agent.load(args["init_model_file"], weights_only=True)
+                agent.start_from(args["init_model_file"])
             out_dir = args["out_dir"]
             os.makedirs(out_dir, exist_ok=True)
             agent.train(args["max_samples"],

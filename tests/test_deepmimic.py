@@ -229,6 +229,32 @@ def test_actor_only_checkpoint_plays_like_the_full_one(tmp_path):
     env.close()
 
 
+def test_training_from_weights_takes_a_fixed_action_std_from_its_config(tmp_path):
+    """--init_model_file (start_from): a fixed std is a setting of the new run, so its config's replaces the
+    checkpoint's; playing the checkpoint (load) keeps the checkpoint's, and a learned std carries over."""
+    torch.manual_seed(3)
+    env = make_env(2)
+    _, cfg = train_tiny_agent(tmp_path, env, 32)
+    saved_std = build_agent(cfg, env).model.log_std.exp()
+    with open(cfg) as f:
+        low = yaml.safe_load(f)
+    low["model"]["action_std"] = 0.02
+    low_cfg = tmp_path / "low_std_agent.yaml"
+    low_cfg.write_text(yaml.safe_dump(low))
+    tuned = build_agent(str(low_cfg), env)
+    tuned.start_from(str(tmp_path / "m.pt"))
+    assert torch.allclose(tuned.model.log_std.exp(), torch.full_like(saved_std, 0.02))
+    player = build_agent(str(low_cfg), env)
+    player.load(str(tmp_path / "m.pt"), weights_only=True)
+    assert torch.allclose(player.model.log_std.exp(), saved_std) and not torch.allclose(saved_std, tuned.model.log_std.exp())
+    low["model"]["learn_action_std"] = True
+    low_cfg.write_text(yaml.safe_dump(low))
+    learned = build_agent(str(low_cfg), env)
+    learned.start_from(str(tmp_path / "m.pt"))
+    assert torch.allclose(learned.model.log_std.exp(), saved_std)
+    env.close()
+
+
 def test_plot_log_draws_the_columns(tmp_path):
     import importlib.util
     spec = importlib.util.spec_from_file_location("plot_log", os.path.join(REPO_ROOT, "tools", "plot_log.py"))

@@ -9,6 +9,7 @@ One training iteration:
 Every ``iters_per_output`` iterations it runs ``test_episodes`` deterministic episodes, writes a log
 row and saves a checkpoint (weights, normalizer, optimizers, counters) that ``--model_file`` resumes.
 """
+import math
 import os
 import time
 
@@ -414,6 +415,20 @@ class BaseAgent:
             self.wall_time = float(state.get("wall_time", 0.0))
         if not state.get("actor_only"):
             self._load_extra_state(path, state, weights_only)
+
+    def start_from(self, path):
+        """Start training from a checkpoint's weights (--init_model_file): its actor, critic and normalizer, with
+        fresh optimizers and counters. A fixed (not learned) action std is a setting of this run, named in its
+        config, so the config's std replaces the checkpoint's; a learned one carries over as a weight."""
+        self.load(path, weights_only=True)
+        if self.model.log_std.requires_grad:
+            return
+        config_std = float(self.model_config["action_std"])
+        saved_std = float(self.model.log_std.exp().mean())
+        if abs(saved_std - config_std) > 1e-3 * config_std:  # fp16 checkpoints store 0.05 as 0.04999
+            print("%s: action std %.4g (the checkpoint's was %.4g)" % (self.path, config_std, saved_std))
+        with torch.no_grad():
+            self.model.log_std.fill_(math.log(config_std))
 
     def _extra_state(self):
         """{key: value} a subclass adds to full checkpoints (e.g. AMP: the discriminator)."""
