@@ -298,6 +298,31 @@ def test_run_distance_is_ground_path_difference_plus_joint_angle_difference():
     assert torch.allclose(d, d.T) and torch.allclose(d.diagonal(), torch.zeros(3), atol=1e-4)
 
 
+def test_divergence_over_time_means_distances_and_wrapped_heading_differences_per_kind_of_pair():
+    from mimickit.learning.ase_eval import LatentRollout, divergence_over_time
+    from mimickit.util import rotations as rot
+    z_axis = torch.tensor([0.0, 0.0, 1.0])
+
+    def about_z(deg):
+        return rot.axis_angle_to_quat(z_axis, torch.tensor(math.radians(deg)))
+
+    root_pos, root_rot = torch.zeros(3, 4, 3), torch.tensor([0.0, 0.0, 0.0, 1.0]).repeat(3, 4, 1)
+    # frame 1: envs 0 and 1 (latent 0) face -170 and 170 deg: 20 deg apart across +-180, not 340
+    root_rot[1, 0], root_rot[1, 1] = about_z(-170.0), about_z(170.0)
+    # frame 2: envs 0 and 1 at (2, 0) and (2, 1), envs 2 and 3 (latent 1) both at (0, 2); headings 0, 90, 0, 30
+    root_pos[2, :, :2] = torch.tensor([[2.0, 0.0], [2.0, 1.0], [0.0, 2.0], [0.0, 2.0]])
+    root_rot[2, 1], root_rot[2, 3] = about_z(90.0), about_z(30.0)
+    rollout = LatentRollout(root_pos, root_rot, None, None, None, None, 1.0)
+    rows = divergence_over_time({"rollout": rollout, "latent_of_env": torch.tensor([0, 0, 1, 1])}, times=(1.0, 2.0))
+    t, same_d, diff_d, same_h, diff_h = rows[0]
+    assert (t, same_d, diff_d) == (1.0, 0.0, 0.0)
+    assert same_h == pytest.approx((20 + 0) / 2, abs=1e-3) and diff_h == pytest.approx(170.0, abs=1e-3)
+    t, same_d, diff_d, same_h, diff_h = rows[1]
+    assert same_d == pytest.approx((1 + 0) / 2, abs=1e-5)
+    assert diff_d == pytest.approx((2 * math.sqrt(8) + 2 * math.sqrt(5)) / 4, abs=1e-5)
+    assert same_h == pytest.approx((90 + 30) / 2, abs=1e-3) and diff_h == pytest.approx((0 + 30 + 90 + 60) / 4, abs=1e-3)
+
+
 def test_diversity_compares_runs_of_the_same_latent_with_runs_of_different_ones(tmp_path):
     from mimickit.learning.ase_eval import build_latent_env, diversity
     torch.manual_seed(9)

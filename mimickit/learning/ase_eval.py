@@ -1,7 +1,7 @@
 """Rollouts of an ASE policy under chosen latents, and how different its skills are.
 
     python -m mimickit.learning.ase_eval --model_file data/models/ase_humanoid_upright.pt \\
-        [--num_latents 16 --runs 3 --seconds 5 --figure paths.png]
+        [--num_latents 16 --runs 3 --seconds 5 --figure paths.png --over_time]
 
 Diversity: ``num_latents`` random latents, each run ``runs`` times for ``seconds`` from the same standing
 start (the character's initial pose, at rest) with the stochastic policy, on the CPU engine. The
@@ -130,6 +130,32 @@ def run_distances(r):
     return pos + ang
 
 
+def _run_pairs(latent_of_env):
+    """latent_of_env [N] -> [N, N] masks of the pairs of runs (each once) of the same latent and of different ones."""
+    pair = torch.ones(len(latent_of_env), len(latent_of_env), dtype=torch.bool).triu(1)
+    same_latent = latent_of_env.unsqueeze(1) == latent_of_env.unsqueeze(0)
+    return pair & same_latent, pair & ~same_latent
+
+
+def divergence_over_time(result, times=(0.25, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0)):
+    """When and how runs part, from a diversity() result: for each time t (s, within the rollout) -> a row (t,
+    mean ground distance at t between runs of the same latent and between runs of different latents (m), and
+    the same two means of the heading difference at t (deg)). Runs of one latent part only through the
+    policy's noise; a heading difference, once there, grows into a path difference, as nothing in the policy's
+    heading-relative observation turns it back."""
+    r = result["rollout"]
+    same, diff = _run_pairs(result["latent_of_env"])
+    path, heading = ground_path(r).cpu(), rot.calc_heading(r.root_rot).cpu()  # [T + 1, N, 2], [T + 1, N]
+    rows = []
+    for t in times:
+        i = min(int(round(t / r.dt)), path.shape[0] - 1)
+        dist = (path[i].unsqueeze(1) - path[i].unsqueeze(0)).norm(dim=-1)  # [N, N]
+        turn = rot.wrap_to_pi(heading[i].unsqueeze(1) - heading[i].unsqueeze(0)).abs()  # [N, N]
+        rows.append((i * r.dt, float(dist[same].mean()), float(dist[diff].mean()),
+                     math.degrees(float(turn[same].mean())), math.degrees(float(turn[diff].mean()))))
+    return rows
+
+
 def diversity(agent, num_latents=16, runs=3, seconds=5.0, seed=0):
     """num_latents random latents, each run `runs` times (the envs of agent.env: num_latents * runs of them)
     -> {same, different, ratio: the mean run distance between runs of one latent and of different ones, and their
@@ -145,9 +171,7 @@ def diversity(agent, num_latents=16, runs=3, seconds=5.0, seed=0):
     latent_of_env = torch.arange(num_latents).repeat_interleave(runs)  # [N]: envs k*runs .. k*runs+runs-1
     r = rollout_latents(agent, z[latent_of_env.to(env.device)], seconds, stochastic=True)
     pos, ang = (x.cpu() for x in run_distance_parts(r))  # [N, N] each
-    pair = torch.ones(env.num_envs, env.num_envs, dtype=torch.bool).triu(1)  # each pair of runs once
-    same_latent = latent_of_env.unsqueeze(1) == latent_of_env.unsqueeze(0)  # [N, N]
-    same_pairs, diff_pairs = pair & same_latent, pair & ~same_latent
+    same_pairs, diff_pairs = _run_pairs(latent_of_env)
     out = {"same_path": float(pos[same_pairs].mean()), "different_path": float(pos[diff_pairs].mean()),
            "same_joint": float(ang[same_pairs].mean()), "different_joint": float(ang[diff_pairs].mean())}
     s = out["same_path"] + out["same_joint"]  # the mean of the run distances: the sum of the means of its parts
@@ -187,6 +211,8 @@ def main(argv=None):
     p.add_argument("--seconds", type=float, default=5.0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--figure", default=None, help="save the root paths here (PNG)")
+    p.add_argument("--over_time", action="store_true",
+                   help="also print how far runs of one latent and of different latents are apart over time")
     args = p.parse_args(argv)
     env = build_latent_env(args.num_latents * args.runs, args.seconds, args.env_config, args.engine_config)
     from mimickit.learning.agent_builder import load_player
@@ -199,6 +225,11 @@ def main(argv=None):
                                                   result["different_joint"], float(result["lowest_root"].min()),
                                                   int((result["lowest_root"] < FALLEN_ROOT_M).sum()),
                                                   len(result["lowest_root"]), FALLEN_ROOT_M))
+    if args.over_time:
+        print("  over time: t (s), ground distance (m) same / different latent, heading difference (deg) same / "
+              "different latent")
+        for row in divergence_over_time(result, [t for t in (0.25, 0.5, 1, 2, 3, 4, 5, 10, 20) if t <= args.seconds]):
+            print("  %5.2f  %6.3f / %6.3f  %5.1f / %5.1f" % row)
     if args.figure:
         import matplotlib
         matplotlib.use("Agg")
