@@ -255,6 +255,28 @@ def test_training_from_weights_takes_a_fixed_action_std_from_its_config(tmp_path
     env.close()
 
 
+def test_checkpoints_count_the_samples_behind_the_weights_a_run_started_from(tmp_path):
+    """start_from keeps the checkpoint's samples (its own and its prior ones) as prior_samples; this run's
+    sample_count starts at zero; full checkpoints, resumes and actor exports carry prior_samples along."""
+    torch.manual_seed(4)
+    env = make_env(2)
+    first, cfg = train_tiny_agent(tmp_path, env, 32)
+    tuned = build_agent(cfg, env)
+    tuned.start_from(str(tmp_path / "m.pt"))
+    assert (tuned.sample_count, tuned.prior_samples) == (0, first.sample_count) and first.sample_count >= 32
+    tuned.train(max_samples=16, out_model_file=str(tmp_path / "tuned.pt"), log_file=str(tmp_path / "log2.txt"),
+                progress=False)
+    resumed = build_agent(cfg, env)
+    resumed.load(str(tmp_path / "tuned.pt"))
+    assert (resumed.sample_count, resumed.prior_samples) == (tuned.sample_count, first.sample_count)
+    actor = torch.load(str(tmp_path / "tuned_actor.pt"), weights_only=True)
+    assert (actor["sample_count"], actor["prior_samples"]) == (tuned.sample_count, first.sample_count)
+    again = build_agent(cfg, env)  # a fine-tune of the fine-tune counts both runs before it
+    again.start_from(str(tmp_path / "tuned_actor.pt"))
+    assert again.prior_samples == first.sample_count + tuned.sample_count
+    env.close()
+
+
 def test_plot_log_draws_the_columns(tmp_path):
     import importlib.util
     spec = importlib.util.spec_from_file_location("plot_log", os.path.join(REPO_ROOT, "tools", "plot_log.py"))

@@ -35,10 +35,11 @@ def main(argv=None):
     agent = load_player(args.agent_config, env, args.model_file)  # a full checkpoint or an actor file
     state = torch.load(args.model_file, map_location="cpu", weights_only=True)
     agent.iteration, agent.sample_count = int(state["iteration"]), int(state["sample_count"])  # kept in the export
-    agent.wall_time = float(state.get("wall_time", 0.0))
+    agent.prior_samples, agent.wall_time = int(state.get("prior_samples", 0)), float(state.get("wall_time", 0.0))
     agent.save_actor(args.out, precision=args.precision)
-    print("wrote %s (%.1f MB), iteration %d, %d samples" % (
-        args.out, os.path.getsize(args.out) / 1e6, agent.iteration, agent.sample_count))
+    print("wrote %s (%.1f MB), iteration %d, %d samples (%d with the runs before it)" % (
+        args.out, os.path.getsize(args.out) / 1e6, agent.iteration, agent.sample_count,
+        agent.prior_samples + agent.sample_count))
     env.close()
 
 

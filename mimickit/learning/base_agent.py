@@ -82,6 +82,7 @@ class BaseAgent:
         self.iteration = 0
         self.sample_count = 0
         self.wall_time = 0.0  # training seconds, carried across resumes
+        self.prior_samples = 0  # samples of the runs behind the weights this run started from (--init_model_file)
         if self.device.type == "cuda":
             # TF32 tensor cores for the MLPs' matrix products (~8x fp32 throughput, 10-bit mantissa)
             torch.backends.cuda.matmul.allow_tf32 = True
@@ -355,7 +356,7 @@ class BaseAgent:
         os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)
         state = {"model": self.model.state_dict(), "actor_optimizer": self.actor_optimizer.state_dict(),
                  "critic_optimizer": self.critic_optimizer.state_dict(), "iteration": self.iteration,
-                 "sample_count": self.sample_count, "wall_time": self.wall_time,
+                 "sample_count": self.sample_count, "prior_samples": self.prior_samples, "wall_time": self.wall_time,
                  "agent_name": self.config["agent_name"], "obs_dim": self.env.obs_dim,
                  "act_dim": self.env.act_dim, "char_file": getattr(self.env, "char_file", None)}
         state.update(self._extra_state())
@@ -370,7 +371,7 @@ class BaseAgent:
         keep = {k: v for k, v in self.model.state_dict().items() if not k.startswith("critic")}
         keep, int8_scales = checkpoint_precision.quantize(keep, precision)
         state = {"model": keep, "int8_scales": int8_scales, "actor_only": True, "iteration": self.iteration,
-                 "sample_count": self.sample_count, "wall_time": self.wall_time,
+                 "sample_count": self.sample_count, "prior_samples": self.prior_samples, "wall_time": self.wall_time,
                  "agent_name": self.config["agent_name"], "obs_dim": self.env.obs_dim,
                  "act_dim": self.env.act_dim, "char_file": getattr(self.env, "char_file", None),
                  "model_config": self.model_config}
@@ -378,7 +379,7 @@ class BaseAgent:
         torch.save(state, str(path))
 
     def load(self, path, weights_only=False):
-        """Restore a checkpoint; weights_only skips optimizers and counters (e.g. for testing)."""
+        """Restore a checkpoint; weights_only skips optimizers and counters (e.g. for testing). -> its state dict."""
         if not os.path.isfile(str(path)):
             raise FileNotFoundError("model file not found: %s" % path)
         state = torch.load(str(path), map_location=self.device, weights_only=True)
@@ -412,15 +413,19 @@ class BaseAgent:
             self._actor_step = self._critic_step = None  # captured graphs point at the old optimizer state
             self.iteration = int(state["iteration"])
             self.sample_count = int(state["sample_count"])
+            self.prior_samples = int(state.get("prior_samples", 0))
             self.wall_time = float(state.get("wall_time", 0.0))
         if not state.get("actor_only"):
             self._load_extra_state(path, state, weights_only)
+        return state
 
     def start_from(self, path):
         """Start training from a checkpoint's weights (--init_model_file): its actor, critic and normalizer, with
         fresh optimizers and counters. A fixed (not learned) action std is a setting of this run, named in its
-        config, so the config's std replaces the checkpoint's; a learned one carries over as a weight."""
-        self.load(path, weights_only=True)
+        config, so the config's std replaces the checkpoint's; a learned one carries over as a weight. The samples
+        behind the weights are kept as prior_samples, so checkpoints count a model's samples in all."""
+        state = self.load(path, weights_only=True)
+        self.prior_samples = int(state.get("prior_samples", 0)) + int(state.get("sample_count", 0))
         if self.model.log_std.requires_grad:
             return
         config_std = float(self.model_config["action_std"])
