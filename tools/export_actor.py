@@ -12,13 +12,11 @@ import argparse
 import os
 import sys
 
-import torch
-
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from mimickit.envs.env_builder import build_env  # noqa: E402
 from mimickit.learning.checkpoint_precision import PRECISIONS  # noqa: E402
-from mimickit.learning.agent_builder import load_player  # noqa: E402
+from mimickit.learning.agent_builder import build_agent  # noqa: E402
 
 
 def main(argv=None):
@@ -32,8 +30,8 @@ def main(argv=None):
     p.add_argument("--precision", default="fp16", choices=PRECISIONS)
     args = p.parse_args(argv)
     env = build_env(args.env_config, args.engine_config, 1, overrides={"motion_file": args.motion_file})
-    agent = load_player(args.agent_config, env, args.model_file)  # a full checkpoint or an actor file
-    state = torch.load(args.model_file, map_location="cpu", weights_only=True)
+    agent = build_agent(args.agent_config, env, model_file=args.model_file)  # a full checkpoint or an actor file
+    state = agent.load(args.model_file, weights_only=True)
     agent.iteration, agent.sample_count = int(state["iteration"]), int(state["sample_count"])  # kept in the export
     agent.prior_samples, agent.wall_time = int(state.get("prior_samples", 0)), float(state.get("wall_time", 0.0))
     agent.save_actor(args.out, precision=args.precision)

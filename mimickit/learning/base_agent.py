@@ -352,13 +352,16 @@ class BaseAgent:
         return {name: (info[name], info.get(name + "_valid")) for name in self.env.test_metrics}
 
     # ---------------- checkpoints ----------------
+    def _checkpoint_info(self):
+        """What every checkpoint (full or actor-only) says besides its weights: counters and the env it fits."""
+        return {"iteration": self.iteration, "sample_count": self.sample_count, "prior_samples": self.prior_samples,
+                "wall_time": self.wall_time, "agent_name": self.config["agent_name"], "obs_dim": self.env.obs_dim,
+                "act_dim": self.env.act_dim, "char_file": getattr(self.env, "char_file", None)}
+
     def save(self, path):
         os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)
         state = {"model": self.model.state_dict(), "actor_optimizer": self.actor_optimizer.state_dict(),
-                 "critic_optimizer": self.critic_optimizer.state_dict(), "iteration": self.iteration,
-                 "sample_count": self.sample_count, "prior_samples": self.prior_samples, "wall_time": self.wall_time,
-                 "agent_name": self.config["agent_name"], "obs_dim": self.env.obs_dim,
-                 "act_dim": self.env.act_dim, "char_file": getattr(self.env, "char_file", None)}
+                 "critic_optimizer": self.critic_optimizer.state_dict(), **self._checkpoint_info()}
         state.update(self._extra_state())
         tmp = str(path) + ".tmp"
         torch.save(state, tmp)
@@ -370,10 +373,7 @@ class BaseAgent:
         ``--mode test``."""
         keep = {k: v for k, v in self.model.state_dict().items() if not k.startswith("critic")}
         keep, int8_scales = checkpoint_precision.quantize(keep, precision)
-        state = {"model": keep, "int8_scales": int8_scales, "actor_only": True, "iteration": self.iteration,
-                 "sample_count": self.sample_count, "prior_samples": self.prior_samples, "wall_time": self.wall_time,
-                 "agent_name": self.config["agent_name"], "obs_dim": self.env.obs_dim,
-                 "act_dim": self.env.act_dim, "char_file": getattr(self.env, "char_file", None),
+        state = {"model": keep, "int8_scales": int8_scales, "actor_only": True, **self._checkpoint_info(),
                  "model_config": self.model_config}
         os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)
         torch.save(state, str(path))
