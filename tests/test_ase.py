@@ -313,7 +313,8 @@ def test_divergence_over_time_means_distances_and_wrapped_heading_differences_pe
     root_pos[2, :, :2] = torch.tensor([[2.0, 0.0], [2.0, 1.0], [0.0, 2.0], [0.0, 2.0]])
     root_rot[2, 1], root_rot[2, 3] = about_z(90.0), about_z(30.0)
     rollout = LatentRollout(root_pos, root_rot, None, None, None, None, 1.0)
-    rows = divergence_over_time({"rollout": rollout, "latent_of_env": torch.tensor([0, 0, 1, 1])}, times=(1.0, 2.0))
+    rows = divergence_over_time({"rollout": rollout, "latent_of_env": torch.tensor([0, 0, 1, 1])}, times=(1.0, 2.0, 3.0))
+    assert len(rows) == 2  # 3 s is after the rollout's end
     t, same_d, diff_d, same_h, diff_h = rows[0]
     assert (t, same_d, diff_d) == (1.0, 0.0, 0.0)
     assert same_h == pytest.approx((20 + 0) / 2, abs=1e-3) and diff_h == pytest.approx(170.0, abs=1e-3)

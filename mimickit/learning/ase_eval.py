@@ -30,6 +30,7 @@ ENV_CFG = os.path.join(REPO_ROOT, "data", "envs", "ase_humanoid_env.yaml")
 AGENT_CFG = os.path.join(REPO_ROOT, "data", "agents", "ase_humanoid_agent.yaml")
 ENGINE_CFG = os.path.join(REPO_ROOT, "data", "engines", "mujoco_engine.yaml")
 FALLEN_ROOT_M = 0.5  # a run whose root drops below this has fallen (standing: ~0.9 m)
+OVER_TIME_S = (0.25, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0, 10.0, 20.0)  # divergence_over_time's times, those within a rollout
 
 # [T + 1, N, ...] of every env, the start included: root_pos [3], root_rot [4] xyzw, joint_rot [J, 4] local
 # rotations of the movable joints, frames [6 + num_dofs] (MimicKit motion frames), body_pos [B, 3] and
@@ -137,8 +138,8 @@ def _run_pairs(latent_of_env):
     return pair & same_latent, pair & ~same_latent
 
 
-def divergence_over_time(result, times=(0.25, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0)):
-    """When and how runs part, from a diversity() result: for each time t (s, within the rollout) -> a row (t,
+def divergence_over_time(result, times=OVER_TIME_S):
+    """When and how runs part, from a diversity() result: for each time t (s) within the rollout -> a row (t,
     mean ground distance at t between runs of the same latent and between runs of different latents (m), and
     the same two means of the heading difference at t (deg)). Runs of one latent part only through the
     policy's noise; a heading difference, once there, grows into a path difference, as nothing in the policy's
@@ -148,7 +149,9 @@ def divergence_over_time(result, times=(0.25, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0)):
     path, heading = ground_path(r).cpu(), rot.calc_heading(r.root_rot).cpu()  # [T + 1, N, 2], [T + 1, N]
     rows = []
     for t in times:
-        i = min(int(round(t / r.dt)), path.shape[0] - 1)
+        i = int(round(t / r.dt))
+        if i >= path.shape[0]:
+            continue  # after the rollout's end
         dist = (path[i].unsqueeze(1) - path[i].unsqueeze(0)).norm(dim=-1)  # [N, N]
         turn = rot.wrap_to_pi(heading[i].unsqueeze(1) - heading[i].unsqueeze(0)).abs()  # [N, N]
         rows.append((i * r.dt, float(dist[same].mean()), float(dist[diff].mean()),
@@ -228,7 +231,7 @@ def main(argv=None):
     if args.over_time:
         print("  over time: t (s), ground distance (m) same / different latent, heading difference (deg) same / "
               "different latent")
-        for row in divergence_over_time(result, [t for t in (0.25, 0.5, 1, 2, 3, 4, 5, 10, 20) if t <= args.seconds]):
+        for row in divergence_over_time(result):
             print("  %5.2f  %6.3f / %6.3f  %5.1f / %5.1f" % row)
     if args.figure:
         import matplotlib
