@@ -134,8 +134,9 @@ def test_shipped_ase_latents_part_ways_more_than_its_noise():
 def test_shipped_ase_stays_up_from_dataset_frames(monkeypatch):
     """#11's 32 episodes of 10 s with random latents from dataset frames, on the CPU engine as `run.py --mode test
     --num_envs 32 --test_episodes 32 --seed S` plays them, for seeds 0, 1 and 2 and 64 with seed 7: at least 90% of
-    the 160 run to the time limit. Measured at shipping: 147 of 160 (91.9%; 27, 28, 29 and 63), every fall within
-    2.2 s of a start in mid-motion (cartwheel, spin, spin kick, backflip, kick, punch)."""
+    these 160 run to the time limit (the seeds of the earlier ASE models' figures). Measured at shipping: 147 of 160
+    (91.9%; 27, 28, 29 and 63), every fall within 2.2 s of a start in mid-motion. Over 480 episodes (ten more seeds)
+    the model keeps 89.0%, under #11's 90% (BENCHMARKS.md); this holds it to what it does on these 160."""
     from mimickit.run import player_from_arg_file, seed_everything
     monkeypatch.chdir(REPO_ROOT)  # the arg file's paths are from the repository root
     arg_file = os.path.join(REPO_ROOT, "args", "ase_humanoid_upright_args.txt")
