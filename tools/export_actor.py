@@ -32,8 +32,7 @@ def main(argv=None):
     env = build_env(args.env_config, args.engine_config, 1, overrides={"motion_file": args.motion_file})
     agent = build_agent(args.agent_config, env, model_file=args.model_file)  # a full checkpoint or an actor file
     state = agent.load(args.model_file, weights_only=True)
-    agent.iteration, agent.sample_count = int(state["iteration"]), int(state["sample_count"])  # kept in the export
-    agent.prior_samples, agent.wall_time = int(state.get("prior_samples", 0)), float(state.get("wall_time", 0.0))
+    agent.restore_counters(state)  # kept in the export (load leaves them for weights only)
     agent.save_actor(args.out, precision=args.precision)
     print("wrote %s (%.1f MB), iteration %d, %d samples (%d with the runs before it)" % (
         args.out, os.path.getsize(args.out) / 1e6, agent.iteration, agent.sample_count,

@@ -358,6 +358,13 @@ class BaseAgent:
                 "wall_time": self.wall_time, "agent_name": self.config["agent_name"], "obs_dim": self.env.obs_dim,
                 "act_dim": self.env.act_dim, "char_file": getattr(self.env, "char_file", None)}
 
+    def restore_counters(self, state):
+        """Take the training counters of a checkpoint's state (those _checkpoint_info wrote) as this agent's."""
+        self.iteration = int(state["iteration"])
+        self.sample_count = int(state["sample_count"])
+        self.prior_samples = int(state.get("prior_samples", 0))  # absent before checkpoints counted them
+        self.wall_time = float(state.get("wall_time", 0.0))
+
     def save(self, path):
         os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)
         state = {"model": self.model.state_dict(), "actor_optimizer": self.actor_optimizer.state_dict(),
@@ -411,10 +418,7 @@ class BaseAgent:
             self.actor_optimizer.load_state_dict(state["actor_optimizer"])
             self.critic_optimizer.load_state_dict(state["critic_optimizer"])
             self._actor_step = self._critic_step = None  # captured graphs point at the old optimizer state
-            self.iteration = int(state["iteration"])
-            self.sample_count = int(state["sample_count"])
-            self.prior_samples = int(state.get("prior_samples", 0))
-            self.wall_time = float(state.get("wall_time", 0.0))
+            self.restore_counters(state)
         if not state.get("actor_only"):
             self._load_extra_state(path, state, weights_only)
         return state
