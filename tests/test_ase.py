@@ -222,6 +222,34 @@ def test_train_logs_every_loss_saves_resumes_and_plays(tmp_path):
     env.close()
 
 
+def test_actor_hold_fits_critic_discriminator_and_encoder_while_the_actor_stays_put(tmp_path):
+    """actor_hold_samples (a run started from an actor file): the actor's steps are undone, with real losses
+    logged, while the critic, D and the encoder learn; the first iteration after the hold moves the actor."""
+    torch.manual_seed(11)
+    env = ase_env(4)
+    agent = build_agent(tiny_ase_config(tmp_path, actor_hold_samples=2 * 8 * 4), env)  # two iterations
+
+    def snapshot(params):
+        return [p.detach().clone() for p in params]
+
+    actor0, critic0 = snapshot(agent.model.actor_parameters()), snapshot(agent.model.critic_parameters())
+    disc0, enc0 = snapshot(agent.disc.parameters()), snapshot(agent.encoder.parameters())
+    obs, _ = env.reset()
+    for _ in range(2):
+        obs, stats = agent.train_iteration(obs)
+        assert math.isfinite(stats["actor_loss"]) and stats["clip_frac"] >= 0
+    assert all(torch.equal(a, b) for a, b in zip(actor0, agent.model.actor_parameters()))
+    for before, module in ((critic0, agent.model.critic_parameters()), (disc0, agent.disc.parameters()),
+                           (enc0, agent.encoder.parameters())):
+        assert any(not torch.equal(a, b) for a, b in zip(before, module))
+    # Adam starts afresh after the hold: no moments gathered from the held steps
+    assert all(float(v.abs().sum()) == 0 for st in agent.actor_optimizer.state.values() for v in st.values()
+               if torch.is_tensor(v))
+    agent.train_iteration(obs)
+    assert any(not torch.equal(a, b) for a, b in zip(actor0, agent.model.actor_parameters()))
+    env.close()
+
+
 def test_a_shared_encoder_is_a_head_on_the_discriminators_layers(tmp_path):
     """enc_net: shared (the ASE authors' default): the encoder's own parameters are one linear layer, its
     features are D's hidden layers (changing them changes mu), its loss trains them, training runs with it,

@@ -60,6 +60,9 @@ class BaseAgent:
         "actor_epochs": 5, "actor_batch_size": 4, "critic_epochs": 2, "critic_batch_size": 2,
         "action_bound_weight": 10.0, "action_entropy_weight": 0.0, "action_reg_weight": 0.0,
         "cuda_graphs": True,  # on CUDA, replay each minibatch step as a CUDA graph (MIMICKIT_CUDA_GRAPHS=0: off)
+        # samples at the start of a run during which the actor's steps are undone: a run started from an actor
+        # file (fresh critic, and for AMP/ASE a fresh discriminator and encoder) lets those fit the policy first
+        "actor_hold_samples": 0,
     }
 
     def __init__(self, config, env, device=None, path="<agent config>"):
@@ -274,10 +277,26 @@ class BaseAgent:
                                              self._use_graphs)
         self.model.train()
         batch = dict(batch, **self._actor_batch_extras(batch))
+        held = self.sample_count < self.config["actor_hold_samples"]
+        if held:
+            before = [p.detach().clone() for p in self._actor_step.params]
         means = self._run_epochs(self._actor_step, batch, self.config["actor_epochs"], self.config["actor_batch_size"])
+        if held:  # the losses are real (logged as usual); the steps are undone
+            self._undo_actor_steps(before)
         means.pop("loss")  # the objective plus the penalties; its parts are in the stats
         values = torch.stack(list(means.values())).tolist() if means else []  # one host round trip
         return dict(zip(means, values))
+
+    def _undo_actor_steps(self, before):
+        """Put the actor's parameters back to before [tensors, as MinibatchStep.params] and zero Adam's state in
+        place (a captured graph keeps its addresses), so the first real step starts from a fresh optimizer."""
+        with torch.no_grad():
+            for p, b in zip(self._actor_step.params, before):
+                p.copy_(b)
+            for state in self.actor_optimizer.state.values():
+                for v in state.values():
+                    if torch.is_tensor(v):
+                        v.zero_()
 
     def _run_epochs(self, step, batch, epochs, batch_envs):
         """`epochs` passes of step (a MinibatchStep) over shuffled minibatches of batch {name: [S, ...]}
