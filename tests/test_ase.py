@@ -442,3 +442,29 @@ def test_masked_stepping_keeps_latents_held_resampled_and_in_the_observation():
         prev = latents
     assert resets > 0
     env.close()
+
+
+def test_falls_by_clip_keeps_each_episodes_start_and_counts_like_test(tmp_path):
+    """An untrained ASE policy from dataset frames of the two locomotion clips, episodes of 1 s: every counted
+    episode keeps its start clip and time (within that clip), those that fell end before the limit, and the
+    table's starts and falls add up; a hybrid env (standing starts) is refused."""
+    from mimickit.learning.falls_by_clip import play_from_starts, table
+    torch.manual_seed(12)
+    env = ase_env(4, episode_length=1.0)
+    agent = build_agent(tiny_ase_config(tmp_path), env)
+    out = play_from_starts(env, agent, 6)  # a round of 4, then the first 2 envs of a second round
+    assert len(out) == 6
+    lengths = env.motion_lib._length.tolist()  # [clips] s
+    for o in out:
+        assert 0 <= o.clip < len(lengths) and 0.0 <= o.start_time <= lengths[o.clip] + 1e-6
+        assert 0.0 < o.length <= 1.0 + 1e-6
+        assert o.full == (o.length >= 1.0 - 1e-6)
+    assert any(not o.full for o in out)  # an untrained policy falls within 1 s from some start
+    rows = table(out, ["walk", "run"])
+    assert sum(r[1] for r in rows) == 6 and sum(r[2] for r in rows) == sum(not o.full for o in out)
+    assert [r[2] for r in rows] == sorted((r[2] for r in rows), reverse=True)
+    env.close()
+    hybrid = ase_env(2, init_pose_prob=0.5)
+    with pytest.raises(ValueError, match="init_pose_prob"):
+        play_from_starts(hybrid, build_agent(tiny_ase_config(tmp_path), hybrid), 2)
+    hybrid.close()
