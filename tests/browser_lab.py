@@ -121,11 +121,21 @@ def changed_fraction(a, b, tol=0.05):
     return float((np.abs(a - b).max(axis=-1) > tol).mean())
 
 
-def screenshot(locator, path):
-    """The element's pixels [H, W, 3] in [0, 1] (scrolled into view first), also saved at path."""
+def screenshot(locator, path, timeout_ms=30000):
+    """The element's pixels [H, W, 3] in [0, 1] (scrolled into view first), also saved at path.
+
+    Locator.screenshot first waits for the element to keep its box over two animation frames; a page that
+    renders several WebGL views in software on a loaded machine once gave it no two such frames in 30 s (CI,
+    eleventh session). Then the page is clipped where the element is, which needs no such frames."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from mimickit.viz.screenshot import read_png
-    locator.scroll_into_view_if_needed()
-    locator.screenshot(path=str(path))
+    try:
+        locator.scroll_into_view_if_needed(timeout=timeout_ms)
+        locator.screenshot(path=str(path), timeout=timeout_ms)
+    except PlaywrightTimeout:
+        box = locator.bounding_box()
+        assert box is not None and box["width"] > 0 and box["height"] > 0, "screenshot: the element is not shown"
+        locator.page.screenshot(path=str(path), clip=box)
     return read_png(str(path))
 
 
